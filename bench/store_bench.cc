@@ -7,9 +7,9 @@
 //                                        stream to every watcher (median, p99)
 // Every loop is bounded by Google Benchmark's iteration control.
 #include <algorithm>
-#include <map>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -110,7 +110,8 @@ void BM_Range10k(benchmark::State& state) {
   const std::string value(1024, 'r');
   for (int i = 0; i < 10000; i += 100) {
     std::vector<Op> ops;
-    for (int j = i; j < i + 100; ++j) ops.push_back(Op::Put(absl::StrCat("/r/", 100000 + j), value));
+    for (int j = i; j < i + 100; ++j)
+      ops.push_back(Op::Put(absl::StrCat("/r/", 100000 + j), value));
     if (!store->Txn({}, ops).ok()) {
       state.SkipWithError("load failed");
       return;

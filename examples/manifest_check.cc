@@ -17,9 +17,9 @@
 
 #include "korch/api/codec.h"
 #include "korch/api/defaults.h"
+#include "korch/api/meta.pb.h"
 #include "korch/api/scheme.h"
 #include "korch/api/validation.h"
-#include "korch/api/meta.pb.h"
 
 namespace {
 
@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
       // Like kubectl: a namespaced object without a namespace goes to "default".
       if (info != nullptr && info->namespaced) {
         const auto* fd = obj->GetDescriptor()->FindFieldByName("metadata");
-        auto* meta = static_cast<korch::api::ObjectMeta*>(obj->GetReflection()->MutableMessage(obj.get(), fd));
+        auto* meta = static_cast<korch::api::ObjectMeta*>(
+            obj->GetReflection()->MutableMessage(obj.get(), fd));
         if (meta->namespace_().empty()) meta->set_namespace_("default");
       }
       korch::api::SetDefaults(obj.get());

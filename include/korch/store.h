@@ -200,8 +200,7 @@ class KORCH_EXPORT Storage {
   // Deletes an existing key whose mod revision is `expected_mod_revision`
   // (0: any). kNotFound if absent, kAborted on a mismatch. Returns the key
   // as it was, with the deletion's revision in `mod_revision`.
-  virtual absl::StatusOr<KeyValue> Delete(absl::string_view key,
-                                          int64_t expected_mod_revision) = 0;
+  virtual absl::StatusOr<KeyValue> Delete(absl::string_view key, int64_t expected_mod_revision) = 0;
 
   // If every guard holds, applies `ops` atomically under one revision;
   // otherwise kAborted naming the first failed guard and nothing is written.

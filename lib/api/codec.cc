@@ -84,14 +84,22 @@ Kind ScalarKind(const FieldDescriptor* fd, bool quantity) {
     case FieldDescriptor::CPPTYPE_STRING:
       if (fd->type() == FieldDescriptor::TYPE_BYTES) return Kind::kBytes;
       return quantity ? Kind::kQuantity : Kind::kString;
-    case FieldDescriptor::CPPTYPE_INT32: return Kind::kInt32;
-    case FieldDescriptor::CPPTYPE_INT64: return Kind::kInt64;
-    case FieldDescriptor::CPPTYPE_UINT32: return Kind::kUInt32;
-    case FieldDescriptor::CPPTYPE_UINT64: return Kind::kUInt64;
-    case FieldDescriptor::CPPTYPE_BOOL: return Kind::kBool;
-    case FieldDescriptor::CPPTYPE_DOUBLE: return Kind::kDouble;
-    case FieldDescriptor::CPPTYPE_FLOAT: return Kind::kFloat;
-    case FieldDescriptor::CPPTYPE_ENUM: return Kind::kEnum;
+    case FieldDescriptor::CPPTYPE_INT32:
+      return Kind::kInt32;
+    case FieldDescriptor::CPPTYPE_INT64:
+      return Kind::kInt64;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return Kind::kUInt32;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return Kind::kUInt64;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return Kind::kBool;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return Kind::kDouble;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return Kind::kFloat;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return Kind::kEnum;
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const std::string& name = fd->message_type()->full_name();
       if (name == "korch.api.Time") return Kind::kTime;
@@ -348,8 +356,10 @@ bool YamlFloat(const std::string& s, json* out) {
   // [-+]?([0-9][0-9_]*)?\.[0-9.]*([eE][-+][0-9]+)? and plain exponents.
   bool digit = false;
   for (char c : s) {
-    if (absl::ascii_isdigit(static_cast<unsigned char>(c))) digit = true;
-    else if (c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' && c != '_') return false;
+    if (absl::ascii_isdigit(static_cast<unsigned char>(c)))
+      digit = true;
+    else if (c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' && c != '_')
+      return false;
   }
   if (!digit) return false;
   std::string t;
@@ -420,9 +430,9 @@ absl::Status YamlToJson(const YAML::Node& node, const std::string& path, bool re
         std::string key = YamlKeyText(kv.first);
         std::string child = path.empty() ? key : absl::StrCat(path, ".", key);
         if (out->contains(key) && reject_duplicates) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "strict decoding error: duplicate field \"", child, "\" (line ",
-              kv.first.Mark().line + 1, ")"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("strict decoding error: duplicate field \"", child, "\" (line ",
+                           kv.first.Mark().line + 1, ")"));
         }
         json v;
         KORCH_RETURN_IF_ERROR(YamlToJson(kv.second, child, reject_duplicates, &v));
@@ -439,15 +449,22 @@ absl::Status YamlToJson(const YAML::Node& node, const std::string& path, bool re
 
 absl::string_view JsonTypeName(const json& j) {
   switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "object";
-    case json::value_t::array: return "array";
-    case json::value_t::string: return "string";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "number";
-    default: return "value";
+    case json::value_t::number_float:
+      return "number";
+    default:
+      return "value";
   }
 }
 
@@ -544,10 +561,9 @@ class Decoder {
     const std::string& s = v.get_ref<const std::string&>();
     if (s.empty()) return;
     if (key == "kind" && s != plan.kind) {
-      Error(absl::StrCat(child.str(), ": kind ", QuoteValue(s), " does not match the expected kind ",
-                         QuoteValue(plan.kind)));
-    } else if (key == "apiVersion" && s != plan.api_version &&
-               !(plan.meta_group && s == "v1")) {
+      Error(absl::StrCat(child.str(), ": kind ", QuoteValue(s),
+                         " does not match the expected kind ", QuoteValue(plan.kind)));
+    } else if (key == "apiVersion" && s != plan.api_version && !(plan.meta_group && s == "v1")) {
       Error(absl::StrCat(child.str(), ": apiVersion ", QuoteValue(s), " does not match ",
                          QuoteValue(plan.api_version), " for kind ", QuoteValue(plan.kind)));
     }
@@ -593,7 +609,8 @@ class Decoder {
       }
       int64_t i = v.get<int64_t>();
       if (i < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-          (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
+          (i > 0 &&
+           static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
         RangeError(path, v);
         return false;
       }
@@ -825,13 +842,27 @@ class Writer {
     for (char ch : s) {
       unsigned char c = static_cast<unsigned char>(ch);
       switch (c) {
-        case '"': out_->append("\\\""); break;
-        case '\\': out_->append("\\\\"); break;
-        case '\n': out_->append("\\n"); break;
-        case '\r': out_->append("\\r"); break;
-        case '\t': out_->append("\\t"); break;
-        case '\b': out_->append("\\b"); break;
-        case '\f': out_->append("\\f"); break;
+        case '"':
+          out_->append("\\\"");
+          break;
+        case '\\':
+          out_->append("\\\\");
+          break;
+        case '\n':
+          out_->append("\\n");
+          break;
+        case '\r':
+          out_->append("\\r");
+          break;
+        case '\t':
+          out_->append("\\t");
+          break;
+        case '\b':
+          out_->append("\\b");
+          break;
+        case '\f':
+          out_->append("\\f");
+          break;
         default:
           if (c < 0x20) {
             out_->append("\\u00");
@@ -938,9 +969,9 @@ class Encoder {
         w_->Value("false");
         return;
       case Kind::kMessage:
-        EncodeMessage(
-            *google::protobuf::MessageFactory::generated_factory()->GetPrototype(fp.fd->message_type()),
-            *fp.message, false);
+        EncodeMessage(*google::protobuf::MessageFactory::generated_factory()->GetPrototype(
+                          fp.fd->message_type()),
+                      *fp.message, false);
         return;
       case Kind::kRaw:
         w_->Value("null");
@@ -962,20 +993,42 @@ class Encoder {
     const Reflection* r = m.GetReflection();
     const FieldDescriptor* fd = fp.fd;
     switch (fp.kind) {
-      case Kind::kString: w_->StringValue(r->GetRepeatedStringReference(m, fd, i, &scratch_)); return;
-      case Kind::kQuantity: w_->StringValue(r->GetRepeatedStringReference(m, fd, i, &scratch_)); return;
+      case Kind::kString:
+        w_->StringValue(r->GetRepeatedStringReference(m, fd, i, &scratch_));
+        return;
+      case Kind::kQuantity:
+        w_->StringValue(r->GetRepeatedStringReference(m, fd, i, &scratch_));
+        return;
       case Kind::kBytes:
         w_->StringValue(absl::Base64Escape(r->GetRepeatedStringReference(m, fd, i, &scratch_)));
         return;
-      case Kind::kInt32: Number(r->GetRepeatedInt32(m, fd, i)); return;
-      case Kind::kInt64: Number(r->GetRepeatedInt64(m, fd, i)); return;
-      case Kind::kUInt32: Number(r->GetRepeatedUInt32(m, fd, i)); return;
-      case Kind::kUInt64: Number(r->GetRepeatedUInt64(m, fd, i)); return;
-      case Kind::kBool: w_->Value(r->GetRepeatedBool(m, fd, i) ? "true" : "false"); return;
-      case Kind::kDouble: Double(r->GetRepeatedDouble(m, fd, i)); return;
-      case Kind::kFloat: Double(r->GetRepeatedFloat(m, fd, i)); return;
-      case Kind::kEnum: w_->StringValue(r->GetRepeatedEnum(m, fd, i)->name()); return;
-      default: EncodeMessageValue(r->GetRepeatedMessage(m, fd, i), fp.kind, fp.message); return;
+      case Kind::kInt32:
+        Number(r->GetRepeatedInt32(m, fd, i));
+        return;
+      case Kind::kInt64:
+        Number(r->GetRepeatedInt64(m, fd, i));
+        return;
+      case Kind::kUInt32:
+        Number(r->GetRepeatedUInt32(m, fd, i));
+        return;
+      case Kind::kUInt64:
+        Number(r->GetRepeatedUInt64(m, fd, i));
+        return;
+      case Kind::kBool:
+        w_->Value(r->GetRepeatedBool(m, fd, i) ? "true" : "false");
+        return;
+      case Kind::kDouble:
+        Double(r->GetRepeatedDouble(m, fd, i));
+        return;
+      case Kind::kFloat:
+        Double(r->GetRepeatedFloat(m, fd, i));
+        return;
+      case Kind::kEnum:
+        w_->StringValue(r->GetRepeatedEnum(m, fd, i)->name());
+        return;
+      default:
+        EncodeMessageValue(r->GetRepeatedMessage(m, fd, i), fp.kind, fp.message);
+        return;
     }
   }
 
@@ -984,19 +1037,39 @@ class Encoder {
     const Reflection* r = m.GetReflection();
     switch (kind) {
       case Kind::kString:
-      case Kind::kQuantity: w_->StringValue(r->GetStringReference(m, fd, &scratch_)); return;
+      case Kind::kQuantity:
+        w_->StringValue(r->GetStringReference(m, fd, &scratch_));
+        return;
       case Kind::kBytes:
         w_->StringValue(absl::Base64Escape(r->GetStringReference(m, fd, &scratch_)));
         return;
-      case Kind::kInt32: Number(r->GetInt32(m, fd)); return;
-      case Kind::kInt64: Number(r->GetInt64(m, fd)); return;
-      case Kind::kUInt32: Number(r->GetUInt32(m, fd)); return;
-      case Kind::kUInt64: Number(r->GetUInt64(m, fd)); return;
-      case Kind::kBool: w_->Value(r->GetBool(m, fd) ? "true" : "false"); return;
-      case Kind::kDouble: Double(r->GetDouble(m, fd)); return;
-      case Kind::kFloat: Double(r->GetFloat(m, fd)); return;
-      case Kind::kEnum: w_->StringValue(r->GetEnum(m, fd)->name()); return;
-      default: EncodeMessageValue(r->GetMessage(m, fd), kind, mplan); return;
+      case Kind::kInt32:
+        Number(r->GetInt32(m, fd));
+        return;
+      case Kind::kInt64:
+        Number(r->GetInt64(m, fd));
+        return;
+      case Kind::kUInt32:
+        Number(r->GetUInt32(m, fd));
+        return;
+      case Kind::kUInt64:
+        Number(r->GetUInt64(m, fd));
+        return;
+      case Kind::kBool:
+        w_->Value(r->GetBool(m, fd) ? "true" : "false");
+        return;
+      case Kind::kDouble:
+        Double(r->GetDouble(m, fd));
+        return;
+      case Kind::kFloat:
+        Double(r->GetFloat(m, fd));
+        return;
+      case Kind::kEnum:
+        w_->StringValue(r->GetEnum(m, fd)->name());
+        return;
+      default:
+        EncodeMessageValue(r->GetMessage(m, fd), kind, mplan);
+        return;
     }
   }
 
@@ -1128,9 +1201,7 @@ json EncodeJsonValue(const Message& message, const EncodeOptions& options) {
 
 std::string KindOf(const Descriptor* descriptor) { return PlanFor(descriptor)->kind; }
 
-std::string ApiVersionOf(const Descriptor* descriptor) {
-  return PlanFor(descriptor)->api_version;
-}
+std::string ApiVersionOf(const Descriptor* descriptor) { return PlanFor(descriptor)->api_version; }
 
 absl::StatusOr<std::unique_ptr<Message>> DecodeObject(const json& j, const Scheme& scheme,
                                                       const DecodeOptions& options) {
@@ -1142,8 +1213,7 @@ absl::StatusOr<std::unique_ptr<Message>> DecodeObject(const json& j, const Schem
   if (kind_it == j.end() || !kind_it->is_string() || kind_it->get<std::string>().empty()) {
     return absl::InvalidArgumentError("Object 'Kind' is missing");
   }
-  if (version_it == j.end() || !version_it->is_string() ||
-      version_it->get<std::string>().empty()) {
+  if (version_it == j.end() || !version_it->is_string() || version_it->get<std::string>().empty()) {
     return absl::InvalidArgumentError("Object 'apiVersion' is missing");
   }
   auto msg = scheme.New(version_it->get<std::string>(), kind_it->get<std::string>());
@@ -1186,14 +1256,13 @@ absl::StatusOr<std::vector<std::unique_ptr<Message>>> DecodeManifest(absl::strin
       const json& o = objects[i];
       if (o.is_object() && o.contains("kind") && o["kind"].is_string()) {
         std::string name;
-        if (o.contains("metadata") && o["metadata"].is_object() &&
-            o["metadata"].contains("name") && o["metadata"]["name"].is_string()) {
+        if (o.contains("metadata") && o["metadata"].is_object() && o["metadata"].contains("name") &&
+            o["metadata"]["name"].is_string()) {
           name = o["metadata"]["name"].get<std::string>();
         }
         absl::StrAppend(&what, " (", o["kind"].get<std::string>(), " ", QuoteValue(name), ")");
       }
-      return absl::Status(obj.status().code(),
-                          absl::StrCat(what, ": ", obj.status().message()));
+      return absl::Status(obj.status().code(), absl::StrCat(what, ": ", obj.status().message()));
     }
     out.push_back(*std::move(obj));
   }

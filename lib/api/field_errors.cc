@@ -12,25 +12,35 @@ constexpr char kCausesPayload[] = "korch.io/field-errors";
 
 absl::string_view TypeText(FieldErrorType t) {
   switch (t) {
-    case FieldErrorType::kRequired: return "Required value";
-    case FieldErrorType::kInvalid: return "Invalid value";
-    case FieldErrorType::kNotSupported: return "Unsupported value";
-    case FieldErrorType::kDuplicate: return "Duplicate value";
-    case FieldErrorType::kForbidden: return "Forbidden";
-    case FieldErrorType::kTooLong: return "Too long";
-    case FieldErrorType::kTooMany: return "Too many";
-    case FieldErrorType::kNotFound: return "Not found";
-    case FieldErrorType::kTypeInvalid: return "Invalid value";
-    case FieldErrorType::kInternal: return "Internal error";
+    case FieldErrorType::kRequired:
+      return "Required value";
+    case FieldErrorType::kInvalid:
+      return "Invalid value";
+    case FieldErrorType::kNotSupported:
+      return "Unsupported value";
+    case FieldErrorType::kDuplicate:
+      return "Duplicate value";
+    case FieldErrorType::kForbidden:
+      return "Forbidden";
+    case FieldErrorType::kTooLong:
+      return "Too long";
+    case FieldErrorType::kTooMany:
+      return "Too many";
+    case FieldErrorType::kNotFound:
+      return "Not found";
+    case FieldErrorType::kTypeInvalid:
+      return "Invalid value";
+    case FieldErrorType::kInternal:
+      return "Internal error";
   }
   return "Invalid value";
 }
 
 FieldErrorType TypeFromReason(absl::string_view reason) {
   static constexpr FieldErrorType kAll[] = {
-      FieldErrorType::kRequired,  FieldErrorType::kInvalid,  FieldErrorType::kNotSupported,
+      FieldErrorType::kRequired,  FieldErrorType::kInvalid,   FieldErrorType::kNotSupported,
       FieldErrorType::kDuplicate, FieldErrorType::kForbidden, FieldErrorType::kTooLong,
-      FieldErrorType::kTooMany,   FieldErrorType::kNotFound, FieldErrorType::kTypeInvalid,
+      FieldErrorType::kTooMany,   FieldErrorType::kNotFound,  FieldErrorType::kTypeInvalid,
       FieldErrorType::kInternal};
   for (FieldErrorType t : kAll) {
     FieldError e;
@@ -89,16 +99,26 @@ std::string FieldError::ToString() const {
 
 absl::string_view FieldError::Reason() const {
   switch (type) {
-    case FieldErrorType::kRequired: return "FieldValueRequired";
-    case FieldErrorType::kInvalid: return "FieldValueInvalid";
-    case FieldErrorType::kNotSupported: return "FieldValueNotSupported";
-    case FieldErrorType::kDuplicate: return "FieldValueDuplicate";
-    case FieldErrorType::kForbidden: return "FieldValueForbidden";
-    case FieldErrorType::kTooLong: return "FieldValueTooLong";
-    case FieldErrorType::kTooMany: return "FieldValueTooMany";
-    case FieldErrorType::kNotFound: return "FieldValueNotFound";
-    case FieldErrorType::kTypeInvalid: return "FieldValueTypeInvalid";
-    case FieldErrorType::kInternal: return "InternalError";
+    case FieldErrorType::kRequired:
+      return "FieldValueRequired";
+    case FieldErrorType::kInvalid:
+      return "FieldValueInvalid";
+    case FieldErrorType::kNotSupported:
+      return "FieldValueNotSupported";
+    case FieldErrorType::kDuplicate:
+      return "FieldValueDuplicate";
+    case FieldErrorType::kForbidden:
+      return "FieldValueForbidden";
+    case FieldErrorType::kTooLong:
+      return "FieldValueTooLong";
+    case FieldErrorType::kTooMany:
+      return "FieldValueTooMany";
+    case FieldErrorType::kNotFound:
+      return "FieldValueNotFound";
+    case FieldErrorType::kTypeInvalid:
+      return "FieldValueTypeInvalid";
+    case FieldErrorType::kInternal:
+      return "InternalError";
   }
   return "FieldValueInvalid";
 }
@@ -107,11 +127,20 @@ std::string QuoteValue(absl::string_view value) {
   std::string out = "\"";
   for (char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
     }
   }
   out += '"';
@@ -167,12 +196,11 @@ absl::Status InvalidStatus(absl::string_view qualified_kind, absl::string_view n
   if (errors.size() == 1) {
     absl::StrAppend(&message, errors[0].ToString());
   } else {
-    absl::StrAppend(&message, "[",
-                    absl::StrJoin(errors, ", ",
-                                  [](std::string* out, const FieldError& e) {
-                                    out->append(e.ToString());
-                                  }),
-                    "]");
+    absl::StrAppend(
+        &message, "[",
+        absl::StrJoin(errors, ", ",
+                      [](std::string* out, const FieldError& e) { out->append(e.ToString()); }),
+        "]");
   }
   absl::Status status = absl::InvalidArgumentError(message);
   StatusDetails details;

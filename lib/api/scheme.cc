@@ -50,8 +50,8 @@ Scheme::Scheme(const std::vector<const google::protobuf::FileDescriptor*>& files
     info->kind = opts.GetExtension(kind);
     info->group = opts.GetExtension(group);
     info->version = opts.GetExtension(version);
-    info->api_version = info->group.empty() ? info->version
-                                            : absl::StrCat(info->group, "/", info->version);
+    info->api_version =
+        info->group.empty() ? info->version : absl::StrCat(info->group, "/", info->version);
     info->resource = opts.GetExtension(resource);
     info->namespaced = opts.GetExtension(namespaced);
     for (absl::string_view s :
@@ -101,7 +101,8 @@ const KindInfo* Scheme::Find(absl::string_view api_version, absl::string_view ki
 
 const KindInfo* Scheme::FindResource(absl::string_view group, absl::string_view version,
                                      absl::string_view resource) const {
-  std::string api_version = group.empty() ? std::string(version) : absl::StrCat(group, "/", version);
+  std::string api_version =
+      group.empty() ? std::string(version) : absl::StrCat(group, "/", version);
   auto it = by_resource_.find(KindKey(api_version, resource));
   return it == by_resource_.end() ? nullptr : it->second;
 }
@@ -115,8 +116,8 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> Scheme::New(
     absl::string_view api_version, absl::string_view kind) const {
   const KindInfo* info = Find(api_version, kind);
   if (info == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no kind \"", kind, "\" is registered for version \"",
-                                            api_version, "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no kind \"", kind, "\" is registered for version \"", api_version, "\""));
   }
   const google::protobuf::Message* prototype =
       google::protobuf::MessageFactory::generated_factory()->GetPrototype(info->descriptor);

@@ -6,9 +6,7 @@ namespace {
 class SystemClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
-  void SleepUntil(absl::Time deadline) override {
-    absl::SleepFor(deadline - absl::Now());
-  }
+  void SleepUntil(absl::Time deadline) override { absl::SleepFor(deadline - absl::Now()); }
   bool AwaitWithDeadline(absl::Mutex* mu, const bool* flag, absl::Time deadline) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     mu->AwaitWithDeadline(absl::Condition(flag), deadline);

@@ -11,11 +11,16 @@ namespace {
 
 char LevelLetter(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return 'D';
-    case LogLevel::kInfo: return 'I';
-    case LogLevel::kWarning: return 'W';
-    case LogLevel::kError: return 'E';
-    case LogLevel::kOff: break;
+    case LogLevel::kDebug:
+      return 'D';
+    case LogLevel::kInfo:
+      return 'I';
+    case LogLevel::kWarning:
+      return 'W';
+    case LogLevel::kError:
+      return 'E';
+    case LogLevel::kOff:
+      break;
   }
   return '?';
 }
@@ -24,9 +29,9 @@ class StderrSink final : public LogSink {
  public:
   void Write(LogLevel level, absl::Time time, absl::string_view component,
              absl::string_view message) override {
-    std::string line = absl::StrCat(
-        absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone()), " ",
-        std::string(1, LevelLetter(level)), " ", component, "] ", message, "\n");
+    std::string line =
+        absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone()), " ",
+                     std::string(1, LevelLetter(level)), " ", component, "] ", message, "\n");
     size_t off = 0;
     while (off < line.size()) {
       ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
@@ -40,12 +45,18 @@ class StderrSink final : public LogSink {
 
 bool ParseLogLevel(absl::string_view text, LogLevel* out) {
   std::string t = absl::AsciiStrToLower(text);
-  if (t == "debug") *out = LogLevel::kDebug;
-  else if (t == "info") *out = LogLevel::kInfo;
-  else if (t == "warning" || t == "warn") *out = LogLevel::kWarning;
-  else if (t == "error") *out = LogLevel::kError;
-  else if (t == "off") *out = LogLevel::kOff;
-  else return false;
+  if (t == "debug")
+    *out = LogLevel::kDebug;
+  else if (t == "info")
+    *out = LogLevel::kInfo;
+  else if (t == "warning" || t == "warn")
+    *out = LogLevel::kWarning;
+  else if (t == "error")
+    *out = LogLevel::kError;
+  else if (t == "off")
+    *out = LogLevel::kOff;
+  else
+    return false;
   return true;
 }
 

@@ -36,12 +36,12 @@
 #include "korch/base/logging.h"
 #include "korch/base/status.h"
 #include "korch/store.h"
-#include "rocksdb/db.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
-#include "rocksdb/table.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
 namespace korch::store {
@@ -279,8 +279,8 @@ class RocksDbStorage final : public Storage {
   void Apply(Request* r, rocksdb::WriteBatch* wb,
              absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay, int64_t* rev,
              std::vector<std::shared_ptr<const Event>>* events, int64_t now_micros);
-  std::optional<KeyValue> Lookup(const std::string& key,
-                                 absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay);
+  std::optional<KeyValue> Lookup(
+      const std::string& key, absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay);
   // Reads log events with revision in (from, to] under [start, end), at most
   // `limit`; *scanned is the last revision looked at.
   absl::Status ReadLog(int64_t from, int64_t to, absl::string_view start, absl::string_view end,
@@ -339,7 +339,7 @@ class RocksDbStorage final : public Storage {
 };
 
 absl::StatusOr<std::unique_ptr<Storage>> RocksDbStorage::Open(const RocksDbStorageOptions& options,
-                                                               rocksdb::Env* env) {
+                                                              rocksdb::Env* env) {
   std::unique_ptr<rocksdb::Env> owner(env);
   auto s = std::unique_ptr<RocksDbStorage>(new RocksDbStorage(options, std::move(owner)));
   KORCH_RETURN_IF_ERROR(s->Init(s->env_owner_ ? s->env_owner_.get() : rocksdb::Env::Default()));
@@ -347,7 +347,8 @@ absl::StatusOr<std::unique_ptr<Storage>> RocksDbStorage::Open(const RocksDbStora
 }
 
 absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
-  if (options_.path.empty()) return absl::InvalidArgumentError("store: data directory path is empty");
+  if (options_.path.empty())
+    return absl::InvalidArgumentError("store: data directory path is empty");
   const bool in_memory = env_owner_ != nullptr;
   if (!in_memory) {
     std::error_code ec;
@@ -359,10 +360,10 @@ absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
       }
       bool empty = std::filesystem::is_empty(dir, ec);
       if (!empty && !std::filesystem::exists(dir / "CURRENT", ec)) {
-        return absl::DataLossError(absl::StrCat(
-            "store: ", options_.path,
-            " is not a korch data directory (it is not empty and holds no database); "
-            "choose an empty or new directory"));
+        return absl::DataLossError(
+            absl::StrCat("store: ", options_.path,
+                         " is not a korch data directory (it is not empty and holds no database); "
+                         "choose an empty or new directory"));
       }
     } else {
       std::filesystem::create_directories(dir, ec);
@@ -394,9 +395,10 @@ absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
   if (rocksdb::DB::ListColumnFamilies(dbo, options_.path, &existing).ok()) {
     for (const auto& name : existing) {
       if (name != rocksdb::kDefaultColumnFamilyName && name != "kv" && name != "log") {
-        return absl::DataLossError(
-            absl::StrCat("store: ", options_.path, " holds a RocksDB database that is not korch's "
-                         "(unexpected column family \"", name, "\")"));
+        return absl::DataLossError(absl::StrCat("store: ", options_.path,
+                                                " holds a RocksDB database that is not korch's "
+                                                "(unexpected column family \"",
+                                                name, "\")"));
       }
     }
   }
@@ -438,8 +440,9 @@ absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
   }
   KORCH_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), meta_cf_, kRevisionKey, &rev), "store: revision"));
-  KORCH_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), meta_cf_, kCompactedKey, &compacted),
-                                  "store: compacted revision"));
+  KORCH_RETURN_IF_ERROR(
+      FromRocks(db_->Get(rocksdb::ReadOptions(), meta_cf_, kCompactedKey, &compacted),
+                "store: compacted revision"));
   {
     absl::MutexLock l(&window_mu_);
     current_ = DecodeInt(rev);
@@ -527,9 +530,9 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
       std::optional<KeyValue> cur = Lookup(g.key, overlay);
       int64_t have = cur ? cur->mod_revision : 0;
       if (have != g.mod_revision) {
-        r->status = absl::AbortedError(absl::StrCat("guard failed: key \"", g.key,
-                                                    "\" has mod revision ", have, ", expected ",
-                                                    g.mod_revision));
+        r->status =
+            absl::AbortedError(absl::StrCat("guard failed: key \"", g.key, "\" has mod revision ",
+                                            have, ", expected ", g.mod_revision));
         return;
       }
     }
@@ -643,8 +646,7 @@ void RocksDbStorage::CommitLoop() {
     }
     if (write_status.ok() && rev != start_rev) WakeWatchers();
     if (!write_status.ok()) {
-      KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: "
-                              << write_status;
+      KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: " << write_status;
       absl::MutexLock l(&queue_mu_);
       fatal_ = write_status;
     }
@@ -691,9 +693,8 @@ absl::StatusOr<KeyValue> RocksDbStorage::Delete(absl::string_view key,
 absl::StatusOr<TxnResult> RocksDbStorage::Txn(const std::vector<Compare>& guards,
                                               const std::vector<Op>& ops) {
   if (ops.size() > kMaxTxnOps) {
-    return absl::InvalidArgumentError(absl::StrCat("transaction has ", ops.size(),
-                                                   " operations, more than the limit of ",
-                                                   kMaxTxnOps));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "transaction has ", ops.size(), " operations, more than the limit of ", kMaxTxnOps));
   }
   absl::flat_hash_map<absl::string_view, int> seen;
   for (const Op& op : ops) {
@@ -714,7 +715,8 @@ absl::StatusOr<TxnResult> RocksDbStorage::Txn(const std::vector<Compare>& guards
 
 absl::StatusOr<KeyValue> RocksDbStorage::Get(absl::string_view key) {
   std::string raw;
-  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), kv_cf_, rocksdb::Slice(key.data(), key.size()), &raw);
+  rocksdb::Status st =
+      db_->Get(rocksdb::ReadOptions(), kv_cf_, rocksdb::Slice(key.data(), key.size()), &raw);
   if (st.IsNotFound()) return absl::NotFoundError(absl::StrCat("key \"", key, "\" not found"));
   KORCH_RETURN_IF_ERROR(FromRocks(st, "store: get"));
   KeyValue kv;
@@ -760,8 +762,8 @@ absl::StatusOr<RangeResult> RocksDbStorage::Range(absl::string_view start, absl:
   const int64_t compacted = DecodeInt(raw);
   const int64_t at = options.revision == 0 ? current : options.revision;
   if (at > current) {
-    return absl::OutOfRangeError(absl::StrCat("required revision ", at,
-                                              " is a future revision (current is ", current, ")"));
+    return absl::OutOfRangeError(
+        absl::StrCat("required revision ", at, " is a future revision (current is ", current, ")"));
   }
   if (at < compacted) return CompactedError(at, compacted);
 
@@ -849,8 +851,8 @@ absl::StatusOr<std::unique_ptr<Watcher>> RocksDbStorage::Watch(absl::string_view
   if (closed_) return absl::UnavailableError("store is closed");
   int64_t from = options.start_revision < 0 ? current_ : options.start_revision;
   if (from < compacted_) return CompactedError(from, compacted_);
-  int64_t max_pending = options.max_pending_events > 0 ? options.max_pending_events
-                                                       : options_.max_pending_events;
+  int64_t max_pending =
+      options.max_pending_events > 0 ? options.max_pending_events : options_.max_pending_events;
   ++watchers_;
   return std::unique_ptr<Watcher>(
       new RocksWatcher(this, std::string(start), std::string(end), from, options, max_pending));
@@ -872,7 +874,8 @@ absl::Status RocksDbStorage::Compact(int64_t revision) {
   }
   if (revision > current) {
     return absl::OutOfRangeError(absl::StrCat("cannot compact to revision ", revision,
-                                              ": it is a future revision (current is ", current, ")"));
+                                              ": it is a future revision (current is ", current,
+                                              ")"));
   }
   if (revision <= compacted) {
     return absl::OutOfRangeError(absl::StrCat("required revision has been compacted (revision ",
@@ -989,9 +992,9 @@ absl::StatusOr<WatchBatch> RocksWatcher::Next(absl::Duration timeout) {
       if (closed) return end_with(absl::CancelledError("store is closed"));
       if (last_ >= floor) {
         if (live_ && current - last_ > max_pending_) {
-          return end_with(absl::ResourceExhaustedError(absl::StrCat(
-              "watcher fell behind by more than ", max_pending_,
-              " events and was ended; resume from revision ", last_)));
+          return end_with(absl::ResourceExhaustedError(
+              absl::StrCat("watcher fell behind by more than ", max_pending_,
+                           " events and was ended; resume from revision ", last_)));
         }
         live_ = true;
         // Binary search the window for the first event after last_.
@@ -1017,8 +1020,8 @@ absl::StatusOr<WatchBatch> RocksWatcher::Next(absl::Duration timeout) {
       }
       if (last_ < compacted) return end_with(CompactedError(last_, compacted));
       int64_t scanned;
-      absl::Status s = storage_->ReadLog(last_, floor, start_, end_, kMaxWatchBatch, &batch.events,
-                                         &scanned);
+      absl::Status s =
+          storage_->ReadLog(last_, floor, start_, end_, kMaxWatchBatch, &batch.events, &scanned);
       if (!s.ok()) return end_with(s);
       last_ = scanned;
     }

@@ -6,8 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "korch/api/apps.pb.h"
 #include "korch/api/coordination.pb.h"
@@ -30,16 +30,15 @@ std::string ReadFile(const std::string& path) {
 
 std::vector<std::string> DataFiles(const std::string& dir) {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(KORCH_TEST_DATA_DIR) + "/" + dir)) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(KORCH_TEST_DATA_DIR) + "/" + dir)) {
     out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-bool IsEmptyValue(const json& j) {
-  return j.is_null() || (j.is_array() && j.empty());
-}
+bool IsEmptyValue(const json& j) { return j.is_null() || (j.is_array() && j.empty()); }
 
 // Every value in `in` must be in `out`, except values that are empty in the
 // input (which Kubernetes omits too). Strings that are quantities may come
@@ -58,7 +57,8 @@ void ExpectSubset(const json& in, const json& out, const std::string& path) {
   if (in.is_array()) {
     ASSERT_TRUE(out.is_array()) << path;
     ASSERT_EQ(in.size(), out.size()) << path;
-    for (size_t i = 0; i < in.size(); ++i) ExpectSubset(in[i], out[i], absl::StrCat(path, "[", i, "]"));
+    for (size_t i = 0; i < in.size(); ++i)
+      ExpectSubset(in[i], out[i], absl::StrCat(path, "[", i, "]"));
     return;
   }
   if (in == out) return;
@@ -118,7 +118,8 @@ TEST(CodecTest, BrokenManifestsFailToDecodeWithTheFieldPath) {
     // Lenient decoding accepts unknown and duplicate fields, never bad values.
     DecodeOptions lenient;
     lenient.strict = false;
-    if (absl::StrContains(expect, "unknown field") || absl::StrContains(expect, "duplicate field")) {
+    if (absl::StrContains(expect, "unknown field") ||
+        absl::StrContains(expect, "duplicate field")) {
       EXPECT_TRUE(DecodeManifest(text, Scheme::Builtin(), lenient).ok());
     }
     ++checked;
@@ -136,9 +137,11 @@ TEST(CodecTest, TypeMetaIsEmittedFirstAndChecked) {
   EXPECT_TRUE(absl::StartsWith(EncodeJson(d), R"({"kind":"Deployment","apiVersion":"apps/v1")"));
 
   absl::Status s = DecodeJson(R"({"kind":"Service","apiVersion":"v1"})", &pod);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("kind \"Service\" does not match the expected kind \"Pod\""));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("kind \"Service\" does not match the expected kind \"Pod\""));
   s = DecodeJson(R"({"kind":"Deployment","apiVersion":"apps/v2"})", &d);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("apiVersion \"apps/v2\" does not match \"apps/v1\""));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("apiVersion \"apps/v2\" does not match \"apps/v1\""));
 }
 
 TEST(CodecTest, StrictModeReportsEveryUnknownAndDuplicateField) {
@@ -163,7 +166,8 @@ TEST(CodecTest, StrictModeReportsEveryUnknownAndDuplicateField) {
 TEST(CodecTest, DuplicateKeysInYamlAreRejectedInStrictMode) {
   auto docs = ParseYaml("metadata:\n  name: a\n  name: b\n", true);
   ASSERT_FALSE(docs.ok());
-  EXPECT_THAT(std::string(docs.status().message()), HasSubstr(R"(duplicate field "metadata.name")"));
+  EXPECT_THAT(std::string(docs.status().message()),
+              HasSubstr(R"(duplicate field "metadata.name")"));
   EXPECT_TRUE(ParseYaml("metadata:\n  name: a\n  name: b\n", false).ok());
 }
 
@@ -202,9 +206,11 @@ TEST(CodecTest, TypeErrorsNameTheFieldInBothModes) {
 
 TEST(CodecTest, SpecialTypes) {
   Service svc;
-  ASSERT_TRUE(DecodeJson(R"({"spec":{"ports":[{"port":80,"targetPort":8080},{"port":443,"targetPort":"https"}]}})",
-                         &svc)
-                  .ok());
+  ASSERT_TRUE(
+      DecodeJson(
+          R"({"spec":{"ports":[{"port":80,"targetPort":8080},{"port":443,"targetPort":"https"}]}})",
+          &svc)
+          .ok());
   EXPECT_EQ(svc.spec().ports(0).target_port().int_val(), 8080);
   EXPECT_EQ(svc.spec().ports(1).target_port().str_val(), "https");
   EXPECT_THAT(EncodeJson(svc), HasSubstr(R"("targetPort":8080)"));
@@ -229,7 +235,8 @@ TEST(CodecTest, SpecialTypes) {
   EXPECT_THAT(EncodeJson(pod), HasSubstr(R"("creationTimestamp":"2025-01-02T03:04:05Z")"));
 
   // A time with an offset is normalised to UTC; MicroTime keeps microseconds.
-  ASSERT_TRUE(DecodeJson(R"({"metadata":{"creationTimestamp":"2025-01-02T05:04:05+02:00"}})", &pod).ok());
+  ASSERT_TRUE(
+      DecodeJson(R"({"metadata":{"creationTimestamp":"2025-01-02T05:04:05+02:00"}})", &pod).ok());
   EXPECT_EQ(pod.metadata().creation_timestamp().seconds(), 1735787045);
   Lease lease;
   ASSERT_TRUE(DecodeJson(R"({"spec":{"renewTime":"2025-01-02T03:04:05.123456Z"}})", &lease).ok());
@@ -257,9 +264,9 @@ TEST(CodecTest, RequiredFieldsAreEmittedEvenWhenZero) {
   Node node;
   node.mutable_status()->mutable_node_info();
   json info = json::parse(EncodeJson(node))["status"]["nodeInfo"];
-  for (const char* f : {"machineID", "systemUUID", "bootID", "kernelVersion", "osImage",
-                        "containerRuntimeVersion", "kubeletVersion", "kubeProxyVersion",
-                        "operatingSystem", "architecture"}) {
+  for (const char* f :
+       {"machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
+        "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture"}) {
     EXPECT_TRUE(info.contains(f)) << f;
   }
   // An explicit zero is kept (presence), an unset field is not emitted.
@@ -327,12 +334,14 @@ items:
   EXPECT_EQ((*objs)[1]->GetDescriptor(), ConfigMap::descriptor());
   EXPECT_EQ((*objs)[2]->GetDescriptor(), Deployment::descriptor());
 
-  auto bad = DecodeManifest("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n"
-                            "apiVersion: v1\nkind: Widget\nmetadata: {name: w}\n",
-                            Scheme::Builtin());
+  auto bad = DecodeManifest(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n"
+      "apiVersion: v1\nkind: Widget\nmetadata: {name: w}\n",
+      Scheme::Builtin());
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(std::string(bad.status().message()),
-              HasSubstr(R"(document 2 (Widget "w"): no kind "Widget" is registered for version "v1")"));
+  EXPECT_THAT(
+      std::string(bad.status().message()),
+      HasSubstr(R"(document 2 (Widget "w"): no kind "Widget" is registered for version "v1")"));
   auto nokind = DecodeManifest("apiVersion: v1\nmetadata: {name: a}\n", Scheme::Builtin());
   EXPECT_THAT(std::string(nokind.status().message()), HasSubstr("Object 'Kind' is missing"));
   auto broken = DecodeManifest("a: [1, 2\n", Scheme::Builtin());
@@ -379,8 +388,10 @@ TEST(CodecTest, SchemeKnowsEveryKind) {
     ASSERT_NE(k->list, nullptr) << w.kind << " has no list kind";
     EXPECT_EQ(k->list->kind, std::string(w.kind) + "List");
     auto slash = std::string(w.api_version).find('/');
-    std::string group = slash == std::string::npos ? "" : std::string(w.api_version).substr(0, slash);
-    std::string version = slash == std::string::npos ? w.api_version : std::string(w.api_version).substr(slash + 1);
+    std::string group =
+        slash == std::string::npos ? "" : std::string(w.api_version).substr(0, slash);
+    std::string version =
+        slash == std::string::npos ? w.api_version : std::string(w.api_version).substr(slash + 1);
     EXPECT_EQ(s.FindResource(group, version, w.resource), k);
   }
   EXPECT_EQ(s.Find("apps/v1", "Deployment")->QualifiedKind(), "Deployment.apps");

@@ -5,8 +5,8 @@
 #define KORCH_TESTS_STORE_CONFORMANCE_H_
 
 #include <functional>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "gtest/gtest.h"

@@ -1,6 +1,8 @@
 // Behaviour every Storage backend must have (etcd's semantics). Instantiated
 // here for the memory and RocksDB backends, and for etcd in
 // etcd_conformance_test.cc.
+#include "tests/store/conformance.h"
+
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -10,7 +12,6 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/store/conformance.h"
 
 namespace korch::store {
 namespace {
@@ -194,7 +195,8 @@ TEST_P(StorageConformanceTest, RangeAtAnOlderRevisionShowsThePast) {
   ASSERT_EQ(keys->kvs.size(), 2u);
   EXPECT_TRUE(keys->kvs[0].value.empty());
 
-  auto future = store_->Range("/h/", PrefixEnd("/h/"), RangeOptions{*store_->CurrentRevision() + 10, 0, false});
+  auto future = store_->Range("/h/", PrefixEnd("/h/"),
+                              RangeOptions{*store_->CurrentRevision() + 10, 0, false});
   EXPECT_EQ(future.status().code(), absl::StatusCode::kOutOfRange);
 }
 
@@ -260,7 +262,8 @@ TEST_P(StorageConformanceTest, CompactionMakesOldRevisionsUnavailable) {
   if (w.ok()) {
     // A backend may report the compaction on the first Next().
     auto b = (*w)->Next(absl::Seconds(5));
-    EXPECT_EQ(b.status().code(), absl::StatusCode::kOutOfRange) << "watch from a compacted revision";
+    EXPECT_EQ(b.status().code(), absl::StatusCode::kOutOfRange)
+        << "watch from a compacted revision";
   } else {
     EXPECT_EQ(w.status().code(), absl::StatusCode::kOutOfRange);
   }
@@ -298,7 +301,8 @@ TEST_P(StorageConformanceTest, OversizedValuesAreRejectedAndNothingIsStored) {
 }
 
 TEST_P(StorageConformanceTest, AWatcherThatFallsBehindIsEndedAndCanResume) {
-  auto w = store_->Watch("/slow/", PrefixEnd("/slow/"), WatchOptions{WatchOptions::kFromNow, absl::ZeroDuration(), 10});
+  auto w = store_->Watch("/slow/", PrefixEnd("/slow/"),
+                         WatchOptions{WatchOptions::kFromNow, absl::ZeroDuration(), 10});
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->Next(absl::Milliseconds(10)).ok());
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(store_->Create(absl::StrCat("/slow/", i), "v").ok());
@@ -318,7 +322,8 @@ TEST_P(StorageConformanceTest, AWatcherThatFallsBehindIsEndedAndCanResume) {
   EXPECT_LT(received, 100u);
   // Resuming from the last revision received delivers the rest, no gaps.
   int64_t from = last == 0 ? *store_->CurrentRevision() - 100 : last;
-  auto again = store_->Watch("/slow/", PrefixEnd("/slow/"), WatchOptions{from, absl::ZeroDuration(), 0});
+  auto again =
+      store_->Watch("/slow/", PrefixEnd("/slow/"), WatchOptions{from, absl::ZeroDuration(), 0});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(Collect(**again, 100 - received).size(), 100 - received);
 }
@@ -343,22 +348,21 @@ class TempRootCleanup : public testing::Environment {
 };
 const auto* const kCleanup = testing::AddGlobalTestEnvironment(new TempRootCleanup);
 
-INSTANTIATE_TEST_SUITE_P(
-    Embedded, StorageConformanceTest,
-    testing::Values(BackendFactory{"Memory",
-                                   [](size_t max_value) {
-                                     RocksDbStorageOptions o;
-                                     o.max_value_bytes = max_value;
-                                     return *OpenMemoryStorage(o);
-                                   }},
-                    BackendFactory{"RocksDB",
-                                   [](size_t max_value) {
-                                     RocksDbStorageOptions o;
-                                     o.path = TempDir();
-                                     o.max_value_bytes = max_value;
-                                     return *OpenRocksDbStorage(o);
-                                   }}),
-    BackendName);
+INSTANTIATE_TEST_SUITE_P(Embedded, StorageConformanceTest,
+                         testing::Values(BackendFactory{"Memory",
+                                                        [](size_t max_value) {
+                                                          RocksDbStorageOptions o;
+                                                          o.max_value_bytes = max_value;
+                                                          return *OpenMemoryStorage(o);
+                                                        }},
+                                         BackendFactory{"RocksDB",
+                                                        [](size_t max_value) {
+                                                          RocksDbStorageOptions o;
+                                                          o.path = TempDir();
+                                                          o.max_value_bytes = max_value;
+                                                          return *OpenRocksDbStorage(o);
+                                                        }}),
+                         BackendName);
 
 }  // namespace
 }  // namespace korch::store

@@ -36,23 +36,22 @@ class StopEtcd : public testing::Environment {
 };
 const auto* const kStopEtcd = testing::AddGlobalTestEnvironment(new StopEtcd);
 
-INSTANTIATE_TEST_SUITE_P(
-    Etcd, StorageConformanceTest,
-    testing::Values(BackendFactory{
-        "Etcd",
-        [](size_t max_value) -> std::unique_ptr<Storage> {
-          static std::atomic<int> n{0};
-          testutil::EtcdProcess* etcd = SharedEtcd();
-          if (etcd == nullptr) return nullptr;
-          EtcdStorageOptions o;
-          o.endpoints = etcd->ClientEndpoints();
-          o.key_prefix = absl::StrCat("/conformance/", n++, "/");
-          o.max_value_bytes = max_value;
-          auto s = OpenEtcdStorage(o);
-          EXPECT_TRUE(s.ok()) << s.status();
-          return s.ok() ? *std::move(s) : nullptr;
-        }}),
-    BackendName);
+INSTANTIATE_TEST_SUITE_P(Etcd, StorageConformanceTest,
+                         testing::Values(BackendFactory{
+                             "Etcd",
+                             [](size_t max_value) -> std::unique_ptr<Storage> {
+                               static std::atomic<int> n{0};
+                               testutil::EtcdProcess* etcd = SharedEtcd();
+                               if (etcd == nullptr) return nullptr;
+                               EtcdStorageOptions o;
+                               o.endpoints = etcd->ClientEndpoints();
+                               o.key_prefix = absl::StrCat("/conformance/", n++, "/");
+                               o.max_value_bytes = max_value;
+                               auto s = OpenEtcdStorage(o);
+                               EXPECT_TRUE(s.ok()) << s.status();
+                               return s.ok() ? *std::move(s) : nullptr;
+                             }}),
+                         BackendName);
 
 }  // namespace
 }  // namespace korch::store

@@ -90,12 +90,15 @@ TEST_F(RocksDbTest, KilledWritersLoseNoAcknowledgedWrite) {
     // Let it write for a random while, then kill it mid-flight.
     std::string acked;
     char buf[4096];
-    absl::Time kill_at = absl::Now() + absl::Milliseconds(std::uniform_int_distribution<int>(100, 600)(rng));
+    absl::Time kill_at =
+        absl::Now() + absl::Milliseconds(std::uniform_int_distribution<int>(100, 600)(rng));
     ::fcntl(out[0], F_SETFL, O_NONBLOCK);
     while (absl::Now() < kill_at) {
       ssize_t n = ::read(out[0], buf, sizeof(buf));
-      if (n > 0) acked.append(buf, n);
-      else absl::SleepFor(absl::Milliseconds(1));
+      if (n > 0)
+        acked.append(buf, n);
+      else
+        absl::SleepFor(absl::Milliseconds(1));
     }
     ::kill(pid, SIGKILL);
     int status = 0;
@@ -181,7 +184,8 @@ TEST_F(RocksDbTest, AStalledWatcherDoesNotGrowMemory) {
   auto stalled = s->Watch("/", PrefixEnd("/"));
   ASSERT_TRUE(stalled.ok());
   ASSERT_TRUE((*stalled)->Next(absl::Milliseconds(1)).ok());
-  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(s->Create(absl::StrCat("/m/", i), std::string(1000, 'x')).ok());
+  for (int i = 0; i < 5000; ++i)
+    ASSERT_TRUE(s->Create(absl::StrCat("/m/", i), std::string(1000, 'x')).ok());
   EXPECT_LE(s->Stats().window_events, 500);
   auto b = (*stalled)->Next(absl::Milliseconds(1));
   EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted);
@@ -199,7 +203,10 @@ TEST_F(RocksDbTest, ForeignOrCorruptDirectoriesGiveAClearError) {
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("is not a korch data directory"));
 
   std::filesystem::remove_all(dir_);
-  { auto ok = Open(); ASSERT_TRUE(ok->Create("/a", "1").ok()); }
+  {
+    auto ok = Open();
+    ASSERT_TRUE(ok->Create("/a", "1").ok());
+  }
   // Scribble over the database's files.
   for (const auto& f : std::filesystem::directory_iterator(dir_)) {
     std::string name = f.path().filename().string();

@@ -101,8 +101,8 @@ KORCH_EXPORT absl::StatusOr<std::unique_ptr<google::protobuf::Message>> DecodeOb
 // Decodes a manifest: JSON or YAML text with one or more objects (YAML
 // documents, or the items of a `kind: List`). Errors name the document
 // ("document 2 (Deployment "web"): ...").
-KORCH_EXPORT absl::StatusOr<std::vector<std::unique_ptr<google::protobuf::Message>>>
-DecodeManifest(absl::string_view text, const Scheme& scheme, const DecodeOptions& options = {});
+KORCH_EXPORT absl::StatusOr<std::vector<std::unique_ptr<google::protobuf::Message>>> DecodeManifest(
+    absl::string_view text, const Scheme& scheme, const DecodeOptions& options = {});
 
 // The `kind` and `apiVersion` strings of a message type ("Pod", "v1";
 // "Deployment", "apps/v1"); empty if the type is not a Kubernetes kind.

@@ -73,9 +73,9 @@ class KORCH_EXPORT LogMessage {
 
 }  // namespace korch
 
-#define KORCH_LOG(logger, level)                               \
-  if (!(logger).Enabled(::korch::LogLevel::level)) {           \
-  } else                                                       \
+#define KORCH_LOG(logger, level)                     \
+  if (!(logger).Enabled(::korch::LogLevel::level)) { \
+  } else                                             \
     ::korch::internal::LogMessage((logger), ::korch::LogLevel::level).stream()
 
 #endif  // KORCH_BASE_LOGGING_H_

@@ -16,10 +16,10 @@
 #include "korch/export.h"
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define KORCH_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::absl::Status korch_status_ = (expr);           \
-    if (!korch_status_.ok()) return korch_status_;   \
+#define KORCH_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status korch_status_ = (expr);         \
+    if (!korch_status_.ok()) return korch_status_; \
   } while (0)
 
 #define KORCH_STATUS_CONCAT_INNER_(a, b) a##b
