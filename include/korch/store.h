@@ -148,7 +148,8 @@ struct WatchOptions {
 };
 
 // A stream of changes under one key range. Not thread-safe: one consumer.
-// Destroying it cancels the watch.
+// Destroying it cancels the watch. Destroy every Watcher before the Storage
+// that made it (the Storage's destructor waits for them).
 class KORCH_EXPORT Watcher {
  public:
   virtual ~Watcher() = default;
