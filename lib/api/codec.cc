@@ -180,6 +180,10 @@ const MessagePlan* PlanFor(const Descriptor* d) {
 // ---------------------------------------------------------------------------
 // JSON parsing with duplicate-key detection and paths.
 
+// Kubernetes objects nest a few dozen levels; anything far deeper is an
+// attack or a mistake.
+constexpr size_t kMaxJsonDepth = 1000;
+
 class DomBuilder {
  public:
   explicit DomBuilder(bool reject_duplicates) : reject_duplicates_(reject_duplicates) {}
@@ -192,6 +196,7 @@ class DomBuilder {
   bool string(std::string& v) { return Put(json(std::move(v))); }
   bool binary(json::binary_t& v) { return Put(json(std::move(v))); }
   bool start_object(std::size_t) {
+    if (!CheckDepth()) return false;
     json* j = Place(json::object());
     stack_.push_back(Frame{j, {}, 0});
     return true;
@@ -211,6 +216,7 @@ class DomBuilder {
     return true;
   }
   bool start_array(std::size_t) {
+    if (!CheckDepth()) return false;
     json* j = Place(json::array());
     stack_.push_back(Frame{j, {}, 0});
     return true;
@@ -234,6 +240,14 @@ class DomBuilder {
     std::string key;
     size_t index;
   };
+
+  // Deeper documents are refused before anything recursive (encoding,
+  // copying) could exhaust the stack.
+  bool CheckDepth() {
+    if (stack_.size() < kMaxJsonDepth) return true;
+    parse_error_ = absl::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels");
+    return false;
+  }
 
   bool Put(json&& v) {
     Place(std::move(v));

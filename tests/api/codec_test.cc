@@ -204,6 +204,22 @@ TEST(CodecTest, TypeErrorsNameTheFieldInBothModes) {
   }
 }
 
+TEST(CodecTest, AbsurdlyDeepDocumentsAreRefusedNotCrashed) {
+  const int depth = 100000;
+  std::string text = R"({"metadata":{"managedFields":[{"fieldsV1":)" + std::string(depth, '[') +
+                     std::string(depth, ']') + "}]}}";
+  Pod pod;
+  absl::Status s = DecodeJson(text, &pod);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("nested deeper than 1000 levels"));
+  EXPECT_FALSE(ParseJson(text, false).ok());
+  EXPECT_FALSE(ParseYaml("a: " + std::string(depth, '[') + std::string(depth, ']'), true).ok());
+  // Ordinary nesting inside opaque fields still works.
+  ASSERT_TRUE(
+      DecodeJson(R"({"metadata":{"managedFields":[{"fieldsV1":{"f:a":{"f:b":{}}}}]}})", &pod).ok());
+  EXPECT_THAT(EncodeJson(pod), HasSubstr(R"("fieldsV1":{"f:a":{"f:b":{}}})"));
+}
+
 TEST(CodecTest, SpecialTypes) {
   Service svc;
   ASSERT_TRUE(
