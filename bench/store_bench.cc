@@ -55,9 +55,10 @@ struct Fixtures {
   }
 };
 
+// Destroyed at exit, which stops the etcd and removes the directories.
 Fixtures& F() {
-  static Fixtures* f = new Fixtures();
-  return *f;
+  static Fixtures f;
+  return f;
 }
 
 const char* Name(int64_t b) { return b == kEtcd ? "etcd" : "rocksdb"; }
