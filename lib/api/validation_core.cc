@@ -743,26 +743,19 @@ FieldErrorList ValidateProjectedVolume(const ProjectedVolumeSource& projected,
     const VolumeProjection& source = projected.sources(i);
     FieldPath src_path = path.Child("sources").Index(i);
     int sources = 0;
-    if (source.has_secret()) {
+    // Secret and ConfigMap projections have the same shape (name, items).
+    auto check_key_projection = [&](const auto& projection, absl::string_view field) {
       ++sources;
-      FieldPath p = src_path.Child("secret");
-      if (source.secret().name().empty()) errs.push_back(Required(p.Child("name")));
-      for (int j = 0; j < source.secret().items_size(); ++j) {
-        const KeyToPath& kp = source.secret().items(j);
+      FieldPath p = src_path.Child(field);
+      if (projection.name().empty()) errs.push_back(Required(p.Child("name")));
+      for (int j = 0; j < projection.items_size(); ++j) {
+        const KeyToPath& kp = projection.items(j);
         Append(&errs, ValidateKeyToPath(kp, p.Child("items").Index(j)));
-        check_path(kp.path(), source.secret().name());
+        check_path(kp.path(), projection.name());
       }
-    }
-    if (source.has_config_map()) {
-      ++sources;
-      FieldPath p = src_path.Child("configMap");
-      if (source.config_map().name().empty()) errs.push_back(Required(p.Child("name")));
-      for (int j = 0; j < source.config_map().items_size(); ++j) {
-        const KeyToPath& kp = source.config_map().items(j);
-        Append(&errs, ValidateKeyToPath(kp, p.Child("items").Index(j)));
-        check_path(kp.path(), source.config_map().name());
-      }
-    }
+    };
+    if (source.has_secret()) check_key_projection(source.secret(), "secret");
+    if (source.has_config_map()) check_key_projection(source.config_map(), "configMap");
     if (source.has_downward_api()) {
       ++sources;
       FieldPath p = src_path.Child("downwardAPI");

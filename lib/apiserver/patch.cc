@@ -722,24 +722,7 @@ class ApplyMerger {
     }
     const FieldPatchInfo* info = path_.depth() == 0 ? nullptr : schema_.Lookup(path_.names());
     bool atomic = info != nullptr && info->strategy == PatchStrategy::kReplace;
-    if (applied.is_object() && live.is_object() && !atomic) {
-      for (auto it = applied.begin(); it != applied.end(); ++it) {
-        if (it->is_null()) {
-          live.erase(it.key());
-          continue;
-        }
-        auto l = live.find(it.key());
-        if (l == live.end()) {
-          live[it.key()] = *it;
-          continue;
-        }
-        path_.Push(it.key());
-        absl::Status s = Merge(*l, *it);
-        path_.Pop();
-        if (!s.ok()) return s;
-      }
-      return absl::OkStatus();
-    }
+    if (applied.is_object() && live.is_object() && !atomic) return MergeElement(live, applied);
     if (applied.is_array() && info != nullptr && info->strategy == PatchStrategy::kMerge) {
       if (info->merge_key.empty()) {
         if (!live.is_array()) live = json::array();
