@@ -124,7 +124,9 @@ struct UpdateOptions {
   bool dry_run = false;
   std::string field_manager;
   // "" (the main resource: status changes are ignored), "status" (only the
-  // status changes), or "scale" (the object is an autoscaling/v1 Scale).
+  // status changes), "scale" (the object is an autoscaling/v1 Scale), or
+  // "finalize" (namespaces: only spec.finalizers changes; a terminating
+  // namespace left without finalizers is removed).
   std::string subresource;
 };
 

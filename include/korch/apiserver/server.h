@@ -118,7 +118,8 @@ class KORCH_EXPORT ApiServer {
                                                              absl::string_view ns,
                                                              const WatchOptions& options) = 0;
   // `object` is of `kind` (of api::Binding for pods/binding, where `name`
-  // is the pod). Its namespace must be empty or equal `ns`.
+  // is the pod). Its namespace must be empty or equal `ns`. For
+  // pods/binding the answer is the Binding (the pod is read with Get).
   virtual absl::StatusOr<ObjectPtr> Create(const UserInfo& user, const api::KindInfo& kind,
                                            absl::string_view ns, absl::string_view name,
                                            std::unique_ptr<google::protobuf::Message> object,

@@ -18,12 +18,22 @@
 // miss a change of state. Retries back off (from 100 ms doubling to 30 s).
 //
 // Threads: each informer runs one thread that watches and calls the event
-// handlers in order (handlers must not block for long; enqueue keys). The
-// Indexer and listers are thread-safe and can be read from any thread.
+// handlers in order, with no lock held (handlers must not block for long;
+// enqueue keys). The Indexer and listers are thread-safe and can be read from
+// any thread. The cache already holds a change when its handlers are called.
+//
+// Waiting: Stop() and AddEventHandler() cancel the current watch to wake the
+// thread (a handler added while watching costs one re-watch from the last
+// revision, never a list). Retry backoff waits on the injected clock (with a
+// FakeClock it ends when the test advances time, or at Stop()). Resync
+// deadlines are on the injected clock too; with the real clock the thread
+// sleeps until the next one, with any other clock it checks every 50 ms of
+// real time.
 
 #ifndef KORCH_CLIENT_INFORMER_H_
 #define KORCH_CLIENT_INFORMER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,7 +56,9 @@
 namespace korch::client {
 
 // Callbacks of one handler; any may be empty. `on_delete` gets the last
-// state the informer knew.
+// state the informer knew (for a watched deletion, the object as the DELETED
+// event carries it: its last state with the deletion's resourceVersion).
+// On a relist, objects whose resourceVersion did not change get no call.
 struct ResourceEventHandler {
   std::function<void(const ObjectPtr& object)> on_add;
   std::function<void(const ObjectPtr& old_object, const ObjectPtr& new_object)> on_update;
@@ -78,8 +90,9 @@ class KORCH_EXPORT Informer {
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
 
-  // Adds a handler. A handler added after the informer synced first gets
-  // on_add for every cached object (on the informer thread).
+  // Adds a handler. A handler added after the informer started first gets
+  // on_add for every cached object (on the informer thread, before any
+  // later change, so it misses nothing and sees nothing twice).
   void AddEventHandler(ResourceEventHandler handler);
   // Adds indexes; FailedPrecondition once started.
   absl::Status AddIndexers(Indexers indexers);
@@ -87,6 +100,9 @@ class KORCH_EXPORT Informer {
   // Starts the list/watch thread (once; later calls do nothing).
   void Start();
   // Stops watching and joins the thread; no handler runs after it returns.
+  // Called from one of this informer's handlers, it only asks the thread to
+  // stop (it ends once the handler returns). A stopped informer does not
+  // start again.
   void Stop();
 
   // True once the first list has been stored and its adds delivered.
@@ -97,10 +113,19 @@ class KORCH_EXPORT Informer {
   const api::KindInfo& kind() const { return kind_; }
   // The cache. Read-only use: writes would be overwritten by the watch.
   const Indexer& indexer() const;
-  // The resourceVersion of the last event or list applied to the cache.
+  // The resourceVersion of the last event or list applied to the cache,
+  // advanced once the handlers for it have returned (so a caller that sees
+  // revision N also sees every handler call for changes up to N). Bookmarks
+  // advance it too.
   std::string LastResourceVersion() const;
-  // How many times the informer has listed (1 after the first sync).
+  // How many times the informer has listed (1 after the first sync),
+  // counted once a list has replaced the cache, before its handler calls.
   int64_t ListCount() const;
+
+  // Ends the current watch as if the connection dropped: the informer
+  // watches again from LastResourceVersion() (and lists again when that
+  // revision was compacted meanwhile).
+  void RestartWatchForTest();
 
  private:
   class Impl;
@@ -112,8 +137,8 @@ class KORCH_EXPORT Informer {
 KORCH_EXPORT bool WaitForCacheSync(const std::vector<const Informer*>& informers,
                                    absl::Duration timeout);
 
-// One informer per (kind, namespace, selectors) shared by every component of
-// a process that asks for it. Thread-safe.
+// One informer per kind (restricted to Options::namespace_) shared by every
+// component of a process that asks for it. Thread-safe.
 class KORCH_EXPORT SharedInformerFactory {
  public:
   struct Options {
