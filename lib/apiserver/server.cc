@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/memory/memory.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
@@ -1015,8 +1016,20 @@ class ApiServerImpl final : public ApiServer {
     auto* service = google::protobuf::DynamicCastToGenerated<api::Service>(object.get());
     std::optional<ServiceAllocationGuard> allocation;
 
+    // After an admission write lost a race (two creates charging one
+    // ResourceQuota), the retries hold a per-namespace lock: in this server
+    // contended creates then queue instead of failing after kMaxAttempts.
+    // Other servers on the same store still race and retry.
+    absl::Mutex* serialized = nullptr;
+    struct Unlock {
+      absl::Mutex*& mu;
+      ~Unlock() {
+        if (mu != nullptr) mu->Unlock();
+      }
+    } unlock{serialized};
+
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      BackOff(attempt);
+      if (serialized == nullptr) BackOff(attempt);
       attributes.ResetExtras();
       api::SetDefaults(object.get());
       KORCH_RETURN_IF_ERROR(RunMutating(attributes));
@@ -1062,6 +1075,11 @@ class ApiServerImpl final : public ApiServer {
       }
       if (code != absl::StatusCode::kAborted) return rev.status();
       // An admission write lost a race: admit again with fresh reads.
+      if (serialized == nullptr) {
+        serialized = &contended_creates_[absl::Hash<std::string>{}(object_ns) %
+                                         std::size(contended_creates_)];
+        serialized->Lock();
+      }
     }
     return ConflictError(kind.QualifiedResource(), meta->name(), kConflictDetail);
   }
@@ -1762,6 +1780,8 @@ class ApiServerImpl final : public ApiServer {
   std::shared_ptr<internal::StoreNodeGraph> node_graph_;
   std::shared_ptr<internal::StoreRbacRuleSource> rbac_source_;
   std::unique_ptr<AuthorizerChain> authorizer_;  // null: everything is allowed
+  // Striped by namespace: creates whose admission writes lost a race.
+  absl::Mutex contended_creates_[16];
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
