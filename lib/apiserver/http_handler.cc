@@ -805,7 +805,29 @@ HandlerResult HttpHandler::Watch(Call& call, const Route& route, const api::Kind
   return HandlerResult{HttpResponse(), std::move(watch)};
 }
 
+// Authorizes a write from its URL before the body is read, as Kubernetes
+// does: a user who may not write gets 403, whatever the body holds. The
+// ApiServer authorizes the request again with the same attributes.
+static absl::Status AuthorizeFromUrl(ApiServer& api, const UserInfo& user, absl::string_view verb,
+                                     const api::KindInfo& kind, absl::string_view subresource,
+                                     absl::string_view ns, absl::string_view name) {
+  Attributes attributes;
+  attributes.user = user;
+  attributes.verb = std::string(verb);
+  attributes.api_group = kind.group;
+  attributes.resource = kind.resource;
+  attributes.subresource = std::string(subresource);
+  attributes.namespace_ = kind.namespaced ? std::string(ns) : std::string();
+  attributes.name = std::string(name);
+  return api.Authorize(attributes);
+}
+
 HandlerResult HttpHandler::Create(Call& call, const Route& route, const api::KindInfo& kind) {
+  if (absl::Status s = AuthorizeFromUrl(api_, call.user, "create", kind, route.subresource,
+                                        route.ns, route.name);
+      !s.ok()) {
+    return Fail(s);
+  }
   const api::KindInfo* body_kind = &kind;
   CreateOptions options;
   if (route.subresource == "binding") {
@@ -827,6 +849,11 @@ HandlerResult HttpHandler::Create(Call& call, const Route& route, const api::Kin
 }
 
 HandlerResult HttpHandler::Update(Call& call, const Route& route, const api::KindInfo& kind) {
+  if (absl::Status s = AuthorizeFromUrl(api_, call.user, "update", kind, route.subresource,
+                                        route.ns, route.name);
+      !s.ok()) {
+    return Fail(s);
+  }
   const api::KindInfo* body_kind = &kind;
   if (route.subresource == "scale") {
     body_kind = api_.scheme().Find(api::Scale::descriptor());
@@ -848,6 +875,11 @@ HandlerResult HttpHandler::Update(Call& call, const Route& route, const api::Kin
 }
 
 HandlerResult HttpHandler::Patch(Call& call, const Route& route, const api::KindInfo& kind) {
+  if (absl::Status s =
+          AuthorizeFromUrl(api_, call.user, "patch", kind, route.subresource, route.ns, route.name);
+      !s.ok()) {
+    return Fail(s);
+  }
   std::string type = MediaType(call.request.content_type);
   PatchType patch_type;
   if (type == "application/json-patch+json") {
