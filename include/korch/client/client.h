@@ -5,8 +5,8 @@
 //
 // Implementations: NewInProcessClient() calls an apiserver::ApiServer in the
 // same process with a fixed user identity (authorization and admission
-// apply exactly as over HTTP); the HTTP implementation comes with the HTTP
-// transport. Both are thread-safe.
+// apply exactly as over HTTP); NewHttpClient() (korch/client/http_client.h)
+// talks to a remote API server over HTTP(S). Both are thread-safe.
 //
 // Objects are protobuf messages of the resource model; the typed helpers
 // (Get<api::Pod>(...)) cast for you, and the *Json helpers take and return
