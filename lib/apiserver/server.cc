@@ -382,8 +382,11 @@ class ApiServerImpl final : public ApiServer {
     switch (r.decision) {
       case AuthnResult::Decision::kAuthenticated: {
         UserInfo user = std::move(r.user);
-        if (std::find(user.groups.begin(), user.groups.end(), kAllAuthenticatedGroup) ==
-            user.groups.end()) {
+        // As AuthenticatorChain does: every authenticated user but the
+        // anonymous one is in system:authenticated (the anonymous user must
+        // not get what that group is granted).
+        if (user.name != kAnonymousUser && std::find(user.groups.begin(), user.groups.end(),
+                                                     kAllAuthenticatedGroup) == user.groups.end()) {
           user.groups.push_back(kAllAuthenticatedGroup);
         }
         return user;

@@ -29,8 +29,10 @@
 namespace korch::apiserver::testing {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // ---------------------------------------------------------------------------
@@ -202,6 +204,33 @@ TEST_F(AuthnTest, AuthenticateRunsTheAuthenticator) {
   EXPECT_EQ(server_->Authenticate(AuthnRequest{}).status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(ToKubernetesStatus(rejected.status()).code(), 401);
+}
+
+class AnonymousAuthnTest : public ServerTest {
+ protected:
+  void Customize(ApiServerOptions& options) override {
+    options.authenticator = std::shared_ptr<Authenticator>(AnonymousAuthenticator::Create());
+    options.authorization.rbac = true;
+  }
+};
+
+// The anonymous user is not in system:authenticated, so it does not get what
+// the bootstrap policy grants that group (discovery, self reviews), only the
+// public info paths.
+TEST_F(AnonymousAuthnTest, AnonymousIsNotAuthenticatedGroup) {
+  auto user = server_->Authenticate(AuthnRequest{});
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(user->name, "system:anonymous");
+  EXPECT_THAT(user->groups, Not(Contains("system:authenticated")));
+  Attributes version;
+  version.user = *user;
+  version.verb = "get";
+  version.resource_request = false;
+  version.path = "/version";
+  EXPECT_TRUE(server_->Authorize(version).ok());
+  Attributes apis = version;
+  apis.path = "/apis";  // system:discovery is bound to system:authenticated only
+  EXPECT_EQ(server_->Authorize(apis).code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(ServerTest, WithoutAnAuthenticatorNobodyIsAuthenticated) {
