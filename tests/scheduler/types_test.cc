@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "korch/api/codec.h"
+#include "tests/scheduler/scheduler_test_util.h"
 
 namespace korch::scheduler {
 namespace {
@@ -151,6 +152,23 @@ TEST(SnapshotTest, ListsNodesAndThoseWithAffinityPods) {
   EXPECT_EQ(snapshot.Get("n1"), info.get());
   EXPECT_EQ(snapshot.Get("n2"), nullptr);
   EXPECT_TRUE(snapshot.HavePodsWithAffinity().empty());
+}
+
+}  // namespace
+}  // namespace korch::scheduler
+
+namespace korch::scheduler {
+namespace {
+
+TEST(TestUtilTest, BuildersProduceDigestablePodsAndNodes) {
+  auto node = testing::MakeNode("n1").Cpu("2").Memory("4Gi").Taint("k", "v", "NoSchedule").Info();
+  EXPECT_EQ(node->allocatable().milli_cpu, 2000);
+  EXPECT_EQ(node->taints().size(), 1u);
+  auto pod = testing::MakePod("ns", "p").Req("250m", "64Mi").HostPort(80).Priority(5).Info();
+  ASSERT_NE(pod, nullptr);
+  EXPECT_EQ(pod->requests().milli_cpu, 250);
+  EXPECT_EQ(pod->priority(), 5);
+  EXPECT_EQ(pod->host_ports().size(), 1u);
 }
 
 }  // namespace
