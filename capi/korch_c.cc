@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "internal.h"
 #include "korch.h"
 #include "korch/api/codec.h"
 #include "korch/api/scheme.h"
@@ -36,63 +37,10 @@
 namespace {
 
 using korch::api::Scheme;
+using namespace korch::capi;  // NOLINT: the C layer's helpers
 namespace apiserver = korch::apiserver;
 namespace client = korch::client;
 namespace store = korch::store;
-
-thread_local std::string last_error;
-
-int Fail(const absl::Status& status) {
-  last_error = std::string(status.message());
-  if (last_error.empty()) last_error = absl::StatusCodeToString(status.code());
-  int code = static_cast<int>(status.code());
-  return code == 0 ? KORCH_ERR_UNKNOWN : -code;
-}
-
-int Fail(int code, std::string message) {
-  last_error = std::move(message);
-  return code;
-}
-
-int Ok() {
-  last_error.clear();
-  return KORCH_OK;
-}
-
-// Runs `body` (returning an int code) with every exception turned into
-// KORCH_ERR_INTERNAL.
-template <typename F>
-int Guard(F&& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return Fail(KORCH_ERR_INTERNAL, absl::StrCat("internal error: ", e.what()));
-  } catch (...) {
-    return Fail(KORCH_ERR_INTERNAL, "internal error: unknown exception");
-  }
-}
-
-char* CopyOut(absl::string_view s) {
-  char* p = static_cast<char*>(std::malloc(s.size() + 1));
-  if (p == nullptr) return nullptr;
-  std::memcpy(p, s.data(), s.size());
-  p[s.size()] = '\0';
-  return p;
-}
-
-int SetOut(char** out, absl::string_view s) {
-  if (out == nullptr) return Ok();
-  *out = CopyOut(s);
-  if (*out == nullptr) return Fail(KORCH_ERR_RESOURCE_EXHAUSTED, "out of memory");
-  return Ok();
-}
-
-std::string Str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
-
-#define KORCH_REQUIRE(arg)                                                           \
-  do {                                                                               \
-    if ((arg) == nullptr) return Fail(KORCH_ERR_INVALID, #arg ": must not be NULL"); \
-  } while (0)
 
 absl::StatusOr<nlohmann::json> ParseJsonOptions(const char* text, absl::string_view what) {
   if (text == nullptr || *text == '\0') return nlohmann::json::object();
@@ -111,7 +59,7 @@ absl::StatusOr<nlohmann::json> ParseJsonOptions(const char* text, absl::string_v
 
 extern "C" {
 
-const char* korch_last_error(void) { return last_error.c_str(); }
+const char* korch_last_error(void) { return korch::capi::LastError().c_str(); }
 
 void korch_free(void* p) { std::free(p); }
 
@@ -763,10 +711,6 @@ void korch_apiserver_destroy(korch_apiserver_t* server) {
 // ---------------------------------------------------------------------------
 // Client
 // ---------------------------------------------------------------------------
-
-struct korch_client_t {
-  std::unique_ptr<client::Client> client;
-};
 
 namespace {
 
