@@ -194,14 +194,37 @@ absl::StatusOr<json> ScalarJson(const Message& m, const FieldDescriptor* f, int 
                  absl::StrCat("has a field of a type korch does not read (", f->full_name(), ")"));
 }
 
+// Go writes every non-pointer field, set or not. A field korch does not
+// declare that holds its zero value (0, "", an empty struct) was left unset
+// by the client, or was removed from Kubernetes and is still written by an
+// older client-go (ObjectMeta.clusterName, field 15, before 1.25): ignoring
+// it changes nothing.
+bool IsZero(const google::protobuf::UnknownField& f) {
+  switch (f.type()) {
+    case google::protobuf::UnknownField::TYPE_VARINT:
+      return f.varint() == 0;
+    case google::protobuf::UnknownField::TYPE_FIXED32:
+      return f.fixed32() == 0;
+    case google::protobuf::UnknownField::TYPE_FIXED64:
+      return f.fixed64() == 0;
+    case google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED:
+      return f.length_delimited().empty();
+    case google::protobuf::UnknownField::TYPE_GROUP:
+      return f.group().empty();
+  }
+  return false;
+}
+
 absl::StatusOr<json> ToJson(const Message& m, const std::string& path) {
   if (IsSpecial(m.GetDescriptor())) return SpecialJson(m, path);
 
   const Reflection* r = m.GetReflection();
   const google::protobuf::UnknownFieldSet& unknown = r->GetUnknownFields(m);
-  if (!unknown.empty()) {
-    std::vector<int> numbers;
-    for (int i = 0; i < unknown.field_count(); ++i) numbers.push_back(unknown.field(i).number());
+  std::vector<int> numbers;
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    if (!IsZero(unknown.field(i))) numbers.push_back(unknown.field(i).number());
+  }
+  if (!numbers.empty()) {
     return Invalid(path.empty() ? "the object" : path,
                    absl::StrCat("has field ", absl::StrJoin(numbers, ", "), " of ",
                                 m.GetDescriptor()->full_name(),

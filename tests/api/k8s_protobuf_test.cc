@@ -179,6 +179,29 @@ TEST(KubernetesProtobufTest, AFieldKorchDoesNotDeclareIsNamedByPathAndNumber) {
   EXPECT_THAT(j.status().message(), HasSubstr("field 999 of k8s.io.api.core.v1.Container"));
 }
 
+TEST(KubernetesProtobufTest, AnUndeclaredFieldHoldingItsZeroValueIsIgnored) {
+  // client-go before 1.25 writes ObjectMeta.clusterName (field 15, since
+  // removed) as "" on every object.
+  wire_core::ConfigMap cm;
+  cm.mutable_metadata()->set_name("old-client");
+  cm.mutable_metadata()
+      ->GetReflection()
+      ->MutableUnknownFields(cm.mutable_metadata())
+      ->AddLengthDelimited(15, "");
+  absl::StatusOr<json> j =
+      KubernetesProtobufToJson(EncodeKubernetesProtobuf("v1", "ConfigMap", cm));
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["metadata"], json::parse(R"({"name":"old-client"})"));
+
+  cm.mutable_metadata()
+      ->GetReflection()
+      ->MutableUnknownFields(cm.mutable_metadata())
+      ->AddLengthDelimited(15, "east");
+  j = KubernetesProtobufToJson(EncodeKubernetesProtobuf("v1", "ConfigMap", cm));
+  ASSERT_FALSE(j.ok());
+  EXPECT_THAT(j.status().message(), HasSubstr("metadata"));
+}
+
 TEST(KubernetesProtobufTest, KubectlGeneratorBodiesDecodeToTheObjectsAsked) {
   // kubectl create namespace gen
   absl::StatusOr<json> ns = KubernetesProtobufToJson(Captured("namespace"));

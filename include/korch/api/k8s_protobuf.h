@@ -2,9 +2,11 @@
 // application/vnd.kubernetes.protobuf), read by transcoding into
 // Kubernetes JSON.
 //
-// kubectl 1.2x-1.3x and other client-go programs send typed objects in this
-// format (kubectl's generators: `create namespace`, `create configmap`,
-// `create deployment`, ...). A body is the 4 bytes "k8s\0" followed by a
+// kubectl 1.32 and later (and client-go programs configured for protobuf)
+// send typed objects in this format: kubectl's generators (`create
+// namespace`, `create configmap`, `create deployment`, ...), with
+// `Accept: application/vnd.kubernetes.protobuf,application/json`, so a JSON
+// reply is fine. A body is the 4 bytes "k8s\0" followed by a
 // runtime.Unknown message {typeMeta {apiVersion, kind}, raw, contentEncoding,
 // contentType} whose `raw` is the object's own message (k8s.io/api's
 // generated.proto: Namespace, ConfigMap, Deployment, ...).
