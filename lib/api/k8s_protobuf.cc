@@ -45,7 +45,6 @@ constexpr absl::string_view kSendJson =
 constexpr absl::string_view kMetaPackage = "k8s.io.apimachinery.pkg.apis.meta.v1";
 constexpr absl::string_view kTime = "k8s.io.apimachinery.pkg.apis.meta.v1.Time";
 constexpr absl::string_view kMicroTime = "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime";
-constexpr absl::string_view kDuration = "k8s.io.apimachinery.pkg.apis.meta.v1.Duration";
 constexpr absl::string_view kFieldsV1 = "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1";
 constexpr absl::string_view kQuantity = "k8s.io.apimachinery.pkg.api.resource.Quantity";
 constexpr absl::string_view kIntOrString = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
@@ -98,24 +97,6 @@ json TimeJson(const Message& m, bool micro) {
                           absl::UTCTimeZone());
 }
 
-// Go's time.Duration string ("1h2m3.5s"), which Kubernetes' JSON carries.
-std::string GoDuration(int64_t nanos) {
-  if (nanos == 0) return "0s";
-  std::string out = nanos < 0 ? "-" : "";
-  uint64_t n = nanos < 0 ? -static_cast<uint64_t>(nanos) : static_cast<uint64_t>(nanos);
-  const uint64_t kSecond = 1000000000;
-  uint64_t hours = n / (3600 * kSecond);
-  n %= 3600 * kSecond;
-  uint64_t minutes = n / (60 * kSecond);
-  n %= 60 * kSecond;
-  if (hours > 0) absl::StrAppend(&out, hours, "h");
-  if (hours > 0 || minutes > 0) absl::StrAppend(&out, minutes, "m");
-  std::string frac = absl::StrCat(n % kSecond + kSecond).substr(1);
-  while (!frac.empty() && frac.back() == '0') frac.pop_back();
-  absl::StrAppend(&out, n / kSecond, frac.empty() ? "" : ".", frac, "s");
-  return out;
-}
-
 // Raw bytes that hold an embedded JSON document (RawExtension, FieldsV1).
 absl::StatusOr<json> EmbeddedJson(const std::string& raw, const std::string& path) {
   if (raw.empty()) return json(nullptr);
@@ -130,8 +111,8 @@ absl::StatusOr<json> EmbeddedJson(const std::string& raw, const std::string& pat
 // Whether a message's Go type has its own JSON form (SpecialJson).
 bool IsSpecial(const Descriptor* d) {
   const std::string& name = d->full_name();
-  return name == kTime || name == kMicroTime || name == kDuration || name == kQuantity ||
-         name == kIntOrString || name == kRawExtension || name == kFieldsV1;
+  return name == kTime || name == kMicroTime || name == kQuantity || name == kIntOrString ||
+         name == kRawExtension || name == kFieldsV1;
 }
 
 // The JSON of a message for which IsSpecial() holds.
@@ -141,9 +122,6 @@ absl::StatusOr<json> SpecialJson(const Message& m, const std::string& path) {
   const Descriptor* d = m.GetDescriptor();
   if (name == kTime) return TimeJson(m, false);
   if (name == kMicroTime) return TimeJson(m, true);
-  if (name == kDuration) {
-    return json(GoDuration(r->GetInt64(m, d->FindFieldByName("duration"))));
-  }
   if (name == kQuantity) {
     return json(r->GetString(m, d->FindFieldByName("string")));
   }

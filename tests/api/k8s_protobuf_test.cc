@@ -9,10 +9,12 @@
 #include "gtest/gtest.h"
 #include "korch/api/apps.pb.h"
 #include "korch/api/codec.h"
+#include "korch/api/coordination.pb.h"
 #include "korch/api/core.pb.h"
 #include "korch/api/rbac.pb.h"
 #include "korch/api/scheme.h"
 #include "korch/k8swire/apps_v1.pb.h"
+#include "korch/k8swire/coordination_v1.pb.h"
 #include "korch/k8swire/core_v1.pb.h"
 #include "korch/k8swire/meta_v1.pb.h"
 #include "korch/k8swire/runtime.pb.h"
@@ -110,6 +112,24 @@ TEST(KubernetesProtobufTest, DeploymentKeepsZeroPointersAndConvertsSpecialTypes)
   EXPECT_TRUE(deployment.spec().has_replicas());
   EXPECT_EQ(deployment.spec().replicas(), 0);
   EXPECT_EQ(deployment.spec().template_().spec().containers(0).image(), "busybox:1.36");
+}
+
+TEST(KubernetesProtobufTest, MicroTimeKeepsMicroseconds) {
+  k8s::io::api::coordination::v1::Lease lease;
+  lease.mutable_metadata()->set_name("leader");
+  lease.mutable_spec()->set_holderidentity("");  // a Go *string set to "": kept
+  lease.mutable_spec()->set_leasedurationseconds(15);
+  auto* renew = lease.mutable_spec()->mutable_renewtime();
+  renew->set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(2025, 1, 2, 3, 4, 5), absl::UTCTimeZone())));
+  renew->set_nanos(123456789);
+  absl::StatusOr<json> j =
+      KubernetesProtobufToJson(EncodeKubernetesProtobuf("coordination.k8s.io/v1", "Lease", lease));
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["spec"], json::parse(R"({"holderIdentity":"","leaseDurationSeconds":15,
+      "renewTime":"2025-01-02T03:04:05.123456Z"})"));
+  auto decoded = DecodeObject(*j, Scheme::Builtin());
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
 }
 
 TEST(KubernetesProtobufTest, SecretBytesBecomeBase64) {
