@@ -23,6 +23,7 @@
 #include "korch/api/codec.h"
 #include "korch/api/core.pb.h"
 #include "korch/api/field_errors.h"
+#include "korch/api/k8s_protobuf.h"
 #include "korch/api/meta.pb.h"
 #include "korch/api/object.h"
 #include "korch/api/scheme.h"
@@ -235,10 +236,20 @@ absl::StatusOr<json> ParseBody(absl::string_view body, absl::string_view content
     if (docs->size() != 1) return BadRequest("the body must hold exactly one YAML document");
     return std::move((*docs)[0]);
   }
+  if (type == api::kKubernetesProtobufMediaType) {
+    absl::StatusOr<json> transcoded = api::KubernetesProtobufToJson(body);
+    if (transcoded.status().code() == absl::StatusCode::kUnimplemented) {
+      return WithReason(absl::InvalidArgumentError(transcoded.status().message()),
+                        "UnsupportedMediaType", 415);
+    }
+    if (!transcoded.ok()) return BadRequest(transcoded.status().message());
+    return transcoded;
+  }
   if (!type.empty() && type != "application/json" && type != "*/*") {
     return WithReason(absl::InvalidArgumentError(absl::StrCat(
                           "the body of the request was in an unknown format (", type,
-                          ") - accepted media types include: application/json, application/yaml")),
+                          ") - accepted media types include: application/json, application/yaml, ",
+                          api::kKubernetesProtobufMediaType)),
                       "UnsupportedMediaType", 415);
   }
   absl::StatusOr<json> parsed = api::ParseJson(body, /*reject_duplicates=*/false);
@@ -640,7 +651,12 @@ absl::StatusOr<std::unique_ptr<Message>> DecodeBody(const HttpRequest& request, 
   std::unique_ptr<Message> out(google::protobuf::MessageFactory::generated_factory()
                                    ->GetPrototype(expected.descriptor)
                                    ->New());
-  const bool is_json = MediaType(request.content_type).find("yaml") == std::string::npos;
+  // The reply is JSON: a client that accepts only protobuf gets 406 before
+  // anything is written.
+  KORCH_RETURN_IF_ERROR(NegotiateResponseFormat(request.accept).status());
+  const std::string media_type = MediaType(request.content_type);
+  const bool is_json = media_type.find("yaml") == std::string::npos &&
+                       media_type != api::kKubernetesProtobufMediaType;
   auto decode_strict = [&]() -> absl::Status {
     api::DecodeOptions strict;
     strict.strict = true;

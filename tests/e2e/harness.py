@@ -147,8 +147,6 @@ def raise_fd_limit(want=65536):
 # reason and does not fail the suite. KORCH_E2E_STRICT=1 makes them count.
 # Remove an entry as soon as the feature lands.
 KNOWN_GAPS = {
-    "create generators (namespace, configmap, secret, deployment, sa, rolebinding)":
-        "kubectl 1.3x sends protobuf bodies for generator commands; korch decodes JSON only",
     "apply --server-side records managedFields":
         "server-side apply does not record managedFields yet",
     "apply --server-side: another manager conflicts; --force-conflicts":

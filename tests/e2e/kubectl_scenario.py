@@ -88,8 +88,9 @@ def run(steps, server, kc, manifests, work):
     steps.run("create -f (validation on), run", create)
 
     def create_generators():
-        # kubectl's own generators build typed objects; kubectl >= 1.2x sends
-        # them as protobuf (application/vnd.kubernetes.protobuf).
+        # kubectl's own generators build typed objects; kubectl >= 1.32 sends
+        # them as protobuf (application/vnd.kubernetes.protobuf), which korch
+        # transcodes to JSON; older kubectl sends JSON.
         for args, want in ((["create", "namespace", "gen"], "namespace/gen created"),
                            (["create", "configmap", "gen-cm", "-n", "gen", "--from-literal=a=b"],
                             "configmap/gen-cm created"),
@@ -101,15 +102,38 @@ def run(steps, server, kc, manifests, work):
                             "serviceaccount/gen-sa created"),
                            (["create", "rolebinding", "gen-rb", "-n", "gen",
                              "--clusterrole=view", "--user=nobody"],
-                            "rolebinding.rbac.authorization.k8s.io/gen-rb created")):
+                            "rolebinding.rbac.authorization.k8s.io/gen-rb created"),
+                           (["create", "job", "gen-job", "-n", "gen", "--image=busybox:1.36",
+                             "--", "sleep", "1"], "job.batch/gen-job created"),
+                           (["create", "service", "clusterip", "gen-svc", "-n", "gen",
+                             "--tcp=80:8080"], "service/gen-svc created"),
+                           (["create", "priorityclass", "gen-pc", "--value=1000"],
+                            "priorityclass.scheduling.k8s.io/gen-pc created")):
             expect_output(kc.ok(args), want, what="kubectl " + " ".join(args))
         cm = kc.json(["get", "cm", "gen-cm", "-n", "gen"])
         expect(cm.get("data") == {"a": "b"}, f"gen-cm data {cm.get('data')}")
+        secret = kc.json(["get", "secret", "gen-secret", "-n", "gen"])
+        expect(secret.get("data") == {"a": "Yg=="}, f"gen-secret data {secret.get('data')}")
         d = kc.json(["get", "deployment", "gen-deploy", "-n", "gen"])
         expect(containers_of(d)[0]["image"] == "busybox:1.36", "gen-deploy image")
+        expect(d["spec"]["selector"] == {"matchLabels": {"app": "gen-deploy"}},
+               f"gen-deploy selector {d['spec'].get('selector')}")
+        rb = kc.json(["get", "rolebinding", "gen-rb", "-n", "gen"])
+        expect(rb.get("roleRef", {}).get("name") == "view"
+               and [s.get("name") for s in rb.get("subjects", [])] == ["nobody"],
+               f"gen-rb roleRef {rb.get('roleRef')} subjects {rb.get('subjects')}")
+        job = kc.json(["get", "job", "gen-job", "-n", "gen"])
+        expect(containers_of(job)[0]["command"] == ["sleep", "1"],
+               f"gen-job command {containers_of(job)[0].get('command')}")
+        svc = kc.json(["get", "svc", "gen-svc", "-n", "gen"])
+        ports = svc["spec"].get("ports") or [{}]
+        expect(ports[0].get("port") == 80 and ports[0].get("targetPort") == 8080,
+               f"gen-svc ports {ports}")
+        pc = kc.json(["get", "priorityclass", "gen-pc"])
+        expect(pc.get("value") == 1000, f"gen-pc value {pc.get('value')}")
 
-    steps.run("create generators (namespace, configmap, secret, deployment, sa, rolebinding)",
-              create_generators)
+    steps.run("create generators (namespace, configmap, secret, deployment, sa, rolebinding, "
+              "job, service clusterip, priorityclass)", create_generators)
 
     def create_invalid():
         # Validation is on: an unknown field is refused (client-side with the
