@@ -149,10 +149,6 @@ def raise_fd_limit(want=65536):
 KNOWN_GAPS = {
     "create generators (namespace, configmap, secret, deployment, sa, rolebinding)":
         "kubectl 1.3x sends protobuf bodies for generator commands; korch decodes JSON only",
-    "apply --server-side records managedFields":
-        "server-side apply does not record managedFields yet",
-    "apply --server-side: another manager conflicts; --force-conflicts":
-        "server-side apply has no field ownership, so no conflicts yet",
     "auth can-i: admin -> yes": "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
     "auth can-i: a user without grants -> no":
         "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
