@@ -29,6 +29,7 @@
 #include "korch/api/scheme.h"
 #include "korch/apiserver/authn.h"
 #include "korch/apiserver/authz.h"
+#include "korch/apiserver/managed_fields.h"
 #include "korch/apiserver/table.h"
 #include "korch/base/status.h"
 #include "nlohmann/json.hpp"
@@ -315,6 +316,18 @@ struct HttpHandler::Call {
   bool mutating = false;
   std::vector<std::string> warnings;
 };
+
+namespace {
+
+// The fieldManager parameter, or as Kubernetes does without one, the
+// User-Agent's program name ("kubectl/v1.30.1 (linux/amd64) ..." -> "kubectl").
+std::string FieldManagerOrUserAgent(const Query& query, const HttpRequest& request) {
+  std::string manager = Param(query, "fieldManager");
+  if (!manager.empty()) return manager;
+  return FieldManagerFromUserAgent(request.user_agent);
+}
+
+}  // namespace
 
 struct HttpHandler::Route {
   std::string group;
@@ -854,7 +867,7 @@ HandlerResult HttpHandler::Create(Call& call, const Route& route, const api::Kin
   absl::StatusOr<bool> dry_run = ParseDryRun(call.query);
   if (!dry_run.ok()) return Fail(dry_run.status());
   options.dry_run = *dry_run;
-  options.field_manager = Param(call.query, "fieldManager");
+  options.field_manager = FieldManagerOrUserAgent(call.query, call.request);
   absl::StatusOr<std::unique_ptr<Message>> object =
       DecodeBody(call.request, call.query, *body_kind, &call.warnings);
   if (!object.ok()) return Fail(object.status());
@@ -879,7 +892,7 @@ HandlerResult HttpHandler::Update(Call& call, const Route& route, const api::Kin
   absl::StatusOr<bool> dry_run = ParseDryRun(call.query);
   if (!dry_run.ok()) return Fail(dry_run.status());
   options.dry_run = *dry_run;
-  options.field_manager = Param(call.query, "fieldManager");
+  options.field_manager = FieldManagerOrUserAgent(call.query, call.request);
   options.subresource = route.subresource;
   absl::StatusOr<std::unique_ptr<Message>> object =
       DecodeBody(call.request, call.query, *body_kind, &call.warnings);
@@ -920,7 +933,11 @@ HandlerResult HttpHandler::Patch(Call& call, const Route& route, const api::Kind
   absl::StatusOr<bool> dry_run = ParseDryRun(call.query);
   if (!dry_run.ok()) return Fail(dry_run.status());
   options.dry_run = *dry_run;
-  options.field_manager = Param(call.query, "fieldManager");
+  // Apply needs an explicit fieldManager; other patches default to the
+  // User-Agent's program name.
+  options.field_manager = patch_type == PatchType::kApply
+                              ? Param(call.query, "fieldManager")
+                              : FieldManagerOrUserAgent(call.query, call.request);
   options.force = ParseBool(Param(call.query, "force"));
   options.subresource = route.subresource;
   if (absl::Status s = ParseFieldValidation(call.query).status(); !s.ok()) return Fail(s);

@@ -147,10 +147,6 @@ def raise_fd_limit(want=65536):
 # reason and does not fail the suite. KORCH_E2E_STRICT=1 makes them count.
 # Remove an entry as soon as the feature lands.
 KNOWN_GAPS = {
-    "apply --server-side records managedFields":
-        "server-side apply does not record managedFields yet",
-    "apply --server-side: another manager conflicts; --force-conflicts":
-        "server-side apply has no field ownership, so no conflicts yet",
     "auth can-i: admin -> yes": "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
     "auth can-i: a user without grants -> no":
         "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
