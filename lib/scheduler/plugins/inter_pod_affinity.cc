@@ -17,13 +17,18 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "korch/scheduler/framework.h"
 #include "korch/scheduler/registry.h"
 #include "nlohmann/json.hpp"
+#include "scheduler/plugins/node_count_cache.h"
 #include "scheduler/plugins/plugins.h"
 
 namespace korch::scheduler::plugins {
@@ -36,28 +41,9 @@ constexpr absl::string_view kReasonAntiAffinity = "node(s) didn't match pod anti
 
 using LabelMap = google::protobuf::Map<std::string, std::string>;
 
-// (topology key, value), both viewing a node's label storage.
-using TopologyPair = std::pair<absl::string_view, absl::string_view>;
-using PairCounts = absl::flat_hash_map<TopologyPair, int64_t>;
-
 const LabelMap& EmptyLabels() {
   static const LabelMap* const kEmpty = new LabelMap();
   return *kEmpty;
-}
-
-// The node's (key, value) pair for `key`, viewing the node's label storage.
-std::optional<TopologyPair> NodePair(const LabelMap& labels, const std::string& key) {
-  auto it = labels.find(key);
-  if (it == labels.end()) return std::nullopt;
-  return TopologyPair(it->first, it->second);
-}
-
-void AddCount(PairCounts& counts, const LabelMap& labels, const std::string& key, int64_t delta) {
-  std::optional<TopologyPair> pair = NodePair(labels, key);
-  if (!pair.has_value()) return;
-  auto [it, inserted] = counts.try_emplace(*pair, 0);
-  it->second += delta;
-  if (it->second == 0) counts.erase(it);
 }
 
 // Whether `term` selects `pod`; the labels of the pod's namespace are looked
@@ -89,18 +75,83 @@ bool MatchesAllTerms(const std::vector<AffinityTerm>& terms, const api::Pod& pod
   return true;
 }
 
+// Counts per domain of one topology key.
+struct DomainCounts {
+  const TopologyDomains* domains = nullptr;  // the plugin's; valid for the cycle
+  std::vector<int64_t> counts;               // by domain id
+
+  // The count of the node's domain; has_key tells whether the node has the
+  // topology label. Does not allocate.
+  int64_t Get(const NodeInfo& node, bool& has_key) const {
+    const int32_t d = domains->DomainOf(node, has_key);
+    return d >= 0 && static_cast<size_t>(d) < counts.size() ? counts[d] : 0;
+  }
+  void Add(int32_t d, int64_t delta) {
+    if (d < 0) return;
+    if (static_cast<size_t>(d) >= counts.size()) counts.resize(d + 1, 0);
+    counts[d] += delta;
+  }
+  bool AnyPositive() const {
+    for (int64_t c : counts) {
+      if (c > 0) return true;
+    }
+    return false;
+  }
+};
+
+// What one node contributes to an incoming pod's PreFilter state.
+struct NodeCounts {
+  // Pods matching all the incoming pod's required affinity terms.
+  int32_t affinity = 0;
+  // Pods matching each of its required anti-affinity terms.
+  absl::InlinedVector<int32_t, 2> anti;
+  // Existing pods' required anti-affinity terms selecting the incoming pod,
+  // per topology key.
+  absl::InlinedVector<std::pair<std::string, int32_t>, 1> existing_anti;
+
+  void AddExistingAnti(const std::string& key, int32_t delta) {
+    for (auto& [k, n] : existing_anti) {
+      if (k == key) {
+        n += delta;
+        return;
+      }
+    }
+    existing_anti.emplace_back(key, delta);
+  }
+};
+
+// Computes what the pods of `node` contribute for the incoming `pod`.
+void CountNode(const PodInfo& pod, const NodeInfo& node, const Snapshot& snapshot,
+               const LabelMap& ns_labels, NodeCounts& out) {
+  out.affinity = 0;
+  out.anti.assign(pod.required_anti_affinity().size(), 0);
+  out.existing_anti.clear();
+  for (const auto& existing : node.pods_with_required_anti_affinity()) {
+    for (const AffinityTerm& t : existing->required_anti_affinity()) {
+      if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) out.AddExistingAnti(t.topology_key, 1);
+    }
+  }
+  if (pod.required_affinity().empty() && pod.required_anti_affinity().empty()) return;
+  for (const auto& existing : node.pods()) {
+    if (MatchesAllTerms(pod.required_affinity(), existing->pod(), snapshot)) ++out.affinity;
+    for (size_t k = 0; k < pod.required_anti_affinity().size(); ++k) {
+      if (TermMatches(pod.required_anti_affinity()[k], existing->pod(), snapshot)) ++out.anti[k];
+    }
+  }
+}
+
 struct PreFilterState final : StateData {
-  // Existing pods' required anti-affinity terms that select the incoming pod,
-  // per topology pair of the existing pod's node.
-  PairCounts existing_anti;
-  // The topology keys of the terms counted in existing_anti (few).
-  std::vector<std::string> existing_anti_keys;
-  // Existing pods matching all of the incoming pod's required affinity
-  // terms, per term topology pair.
-  PairCounts affinity;
-  // Existing pods matching each of the incoming pod's required
-  // anti-affinity terms, per term topology pair.
-  PairCounts anti;
+  // Per required affinity term of the incoming pod (same order): pods
+  // matching all the terms, per domain of the term's key.
+  std::vector<DomainCounts> affinity;
+  // Per required anti-affinity term: pods matching the term.
+  std::vector<DomainCounts> anti;
+  // Per topology key: existing pods' required anti-affinity terms that
+  // select the incoming pod.
+  std::vector<std::pair<std::string, DomainCounts>> existing_anti;
+  // Whether some domain has pods matching the affinity terms (Kubernetes'
+  // "affinityCounts is not empty").
+  bool any_affinity = false;
   // Whether the incoming pod matches all its own required affinity terms.
   bool self_matches_affinity = false;
   // Labels of the incoming pod's namespace.
@@ -108,39 +159,6 @@ struct PreFilterState final : StateData {
 
   std::unique_ptr<StateData> Clone() const override {
     return std::make_unique<PreFilterState>(*this);
-  }
-
-  void AddExistingAntiKey(const std::string& key) {
-    if (std::find(existing_anti_keys.begin(), existing_anti_keys.end(), key) ==
-        existing_anti_keys.end()) {
-      existing_anti_keys.push_back(key);
-    }
-  }
-
-  // Counts `existing` (on a node with `labels`) for an incoming `pod`.
-  void AddExistingPod(const PodInfo& pod, const PodInfo& existing, const LabelMap& labels,
-                      const Snapshot& snapshot, int64_t delta) {
-    for (const AffinityTerm& t : existing.required_anti_affinity()) {
-      if (TermMatchesWithLabels(t, pod.pod(), *ns_labels)) {
-        AddExistingAntiKey(t.topology_key);
-        AddCount(existing_anti, labels, t.topology_key, delta);
-      }
-    }
-    AddIncomingTerms(pod, existing.pod(), labels, snapshot, affinity, anti, delta);
-  }
-
-  // Counts `existing` against the incoming pod's required terms.
-  static void AddIncomingTerms(const PodInfo& pod, const api::Pod& existing, const LabelMap& labels,
-                               const Snapshot& snapshot, PairCounts& affinity, PairCounts& anti,
-                               int64_t delta) {
-    if (MatchesAllTerms(pod.required_affinity(), existing, snapshot)) {
-      for (const AffinityTerm& t : pod.required_affinity()) {
-        AddCount(affinity, labels, t.topology_key, delta);
-      }
-    }
-    for (const AffinityTerm& t : pod.required_anti_affinity()) {
-      if (TermMatches(t, existing, snapshot)) AddCount(anti, labels, t.topology_key, delta);
-    }
   }
 };
 
@@ -225,53 +243,58 @@ class InterPodAffinity final : public PreFilterPlugin,
   absl::string_view Name() const override { return names::kInterPodAffinity; }
 
   PluginStatus PreFilter(CycleState& state, const PodInfo& pod, PreFilterResult&) override {
+    state.Delete(prefilter_key_);
     const Snapshot& snapshot = handle_.snapshot();
-    const auto& with_anti = snapshot.HavePodsWithRequiredAntiAffinity();
     const bool has_terms =
         !pod.required_affinity().empty() || !pod.required_anti_affinity().empty();
-    if (!has_terms && with_anti.empty()) {
-      state.Delete(prefilter_key_);
+    if (!has_terms && snapshot.HavePodsWithRequiredAntiAffinity().empty()) {
       return PluginStatus::Skip();
     }
     auto s = std::make_unique<PreFilterState>();
     if (const LabelMap* l = snapshot.NamespaceLabels(pod.pod().metadata().namespace_())) {
       s->ns_labels = l;
     }
-    // Existing pods' anti-affinity towards the incoming pod.
-    for (const NodeInfo* node : with_anti) {
-      const LabelMap& labels = node->labels();
-      for (const auto& existing : node->pods_with_required_anti_affinity()) {
-        for (const AffinityTerm& t : existing->required_anti_affinity()) {
-          if (TermMatchesWithLabels(t, pod.pod(), *s->ns_labels)) {
-            s->AddExistingAntiKey(t.topology_key);
-            AddCount(s->existing_anti, labels, t.topology_key, 1);
-          }
-        }
+    const auto& nodes = snapshot.List();
+    const LabelMap& ns_labels = *s->ns_labels;
+    auto compute = [&](const NodeInfo& node, NodeCounts& out) {
+      CountNode(pod, node, snapshot, ns_labels, out);
+    };
+    absl::MutexLock lock(&mu_);
+    domains_.BeginCycle();
+    node_counts_.BeginCycle();
+    // What each node contributes depends only on the node's pods and on
+    // the incoming pod's namespace, labels and terms: cached across cycles
+    // under that identity, unless the pod's terms select namespaces by
+    // label (namespace labels may change without a node changing).
+    PerNodeCache<NodeCounts> uncached;
+    PerNodeCache<NodeCounts>* counts = &uncached;
+    if (std::optional<std::string> key = CacheKey(pod, ns_labels)) {
+      counts = &node_counts_.Get(*key, [] { return PerNodeCache<NodeCounts>(); });
+    }
+    counts->Refresh(nodes, handle_, compute);
+
+    for (const AffinityTerm& t : pod.required_affinity()) {
+      s->affinity.push_back(DomainCounts{&Domains(t.topology_key, nodes), {}});
+    }
+    for (const AffinityTerm& t : pod.required_anti_affinity()) {
+      s->anti.push_back(DomainCounts{&Domains(t.topology_key, nodes), {}});
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const NodeCounts& c = counts->Get(i);
+      if (c.affinity > 0) {
+        for (DomainCounts& d : s->affinity) d.Add(d.domains->Domain(i), c.affinity);
+      }
+      for (size_t k = 0; k < c.anti.size(); ++k) {
+        if (c.anti[k] > 0) s->anti[k].Add(s->anti[k].domains->Domain(i), c.anti[k]);
+      }
+      for (const auto& [key, n] : c.existing_anti) {
+        if (n == 0) continue;
+        DomainCounts& d = ExistingAnti(*s, key, nodes);
+        d.Add(d.domains->Domain(i), n);
       }
     }
-    // The incoming pod's terms against every existing pod, in parallel over
-    // chunks of nodes, merged afterwards.
-    if (has_terms) {
-      const auto& nodes = snapshot.List();
-      const int chunks = static_cast<int>((nodes.size() + kNodesPerChunk - 1) / kNodesPerChunk);
-      std::vector<std::pair<PairCounts, PairCounts>> partial(chunks);
-      handle_.ParallelFor(chunks, [&](int c) {
-        auto& [affinity, anti] = partial[c];
-        const size_t end = std::min(nodes.size(), static_cast<size_t>(c + 1) * kNodesPerChunk);
-        for (size_t i = static_cast<size_t>(c) * kNodesPerChunk; i < end; ++i) {
-          const LabelMap& labels = nodes[i]->labels();
-          for (const auto& existing : nodes[i]->pods()) {
-            PreFilterState::AddIncomingTerms(pod, existing->pod(), labels, snapshot, affinity, anti,
-                                             1);
-          }
-        }
-      });
-      for (auto& [affinity, anti] : partial) {
-        Merge(s->affinity, affinity);
-        Merge(s->anti, anti);
-      }
-      s->self_matches_affinity = MatchesAllTerms(pod.required_affinity(), pod.pod(), snapshot);
-    }
+    for (const DomainCounts& d : s->affinity) s->any_affinity |= d.AnyPositive();
+    s->self_matches_affinity = MatchesAllTerms(pod.required_affinity(), pod.pod(), snapshot);
     state.Write(prefilter_key_, std::move(s));
     return PluginStatus();
   }
@@ -291,28 +314,19 @@ class InterPodAffinity final : public PreFilterPlugin,
                       const NodeInfo& node) const override {
     const auto* s = state.Read<PreFilterState>(prefilter_key_);
     if (s == nullptr) return PluginStatus();
-    const LabelMap& labels = node.labels();
-    if (!SatisfiesAffinity(*s, pod, labels)) {
+    if (!SatisfiesAffinity(*s, node)) {
       return PluginStatus::Unresolvable(std::string(kReasonAffinity));
     }
-    if (!s->anti.empty()) {
-      for (const AffinityTerm& t : pod.required_anti_affinity()) {
-        auto it = labels.find(t.topology_key);
-        if (it == labels.end()) continue;
-        auto count = s->anti.find(TopologyPair(t.topology_key, it->second));
-        if (count != s->anti.end() && count->second > 0) {
-          return PluginStatus::Unschedulable(std::string(kReasonAntiAffinity));
-        }
+    for (const DomainCounts& d : s->anti) {
+      bool has_key = false;
+      if (d.Get(node, has_key) > 0) {
+        return PluginStatus::Unschedulable(std::string(kReasonAntiAffinity));
       }
     }
-    if (!s->existing_anti.empty()) {
-      for (const std::string& key : s->existing_anti_keys) {
-        auto it = labels.find(key);
-        if (it == labels.end()) continue;
-        auto count = s->existing_anti.find(TopologyPair(key, it->second));
-        if (count != s->existing_anti.end() && count->second > 0) {
-          return PluginStatus::Unschedulable(std::string(kReasonExistingAntiAffinity));
-        }
+    for (const auto& [key, d] : s->existing_anti) {
+      bool has_key = false;
+      if (d.Get(node, has_key) > 0) {
+        return PluginStatus::Unschedulable(std::string(kReasonExistingAntiAffinity));
       }
     }
     return PluginStatus();
@@ -384,34 +398,98 @@ class InterPodAffinity final : public PreFilterPlugin,
   }
 
  private:
-  static void Merge(PairCounts& into, const PairCounts& from) {
-    if (into.empty()) {
-      into = from;
-      return;
+  // The cache identity of what nodes contribute for `pod`, or nullopt when
+  // it must not be cached (a term with a namespace selector).
+  static std::optional<std::string> CacheKey(const PodInfo& pod, const LabelMap& ns_labels) {
+    std::string key = pod.pod().metadata().namespace_();
+    auto append_map = [&key](const LabelMap& m) {
+      std::vector<std::pair<absl::string_view, absl::string_view>> sorted(m.begin(), m.end());
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& [k, v] : sorted) absl::StrAppend(&key, "\x1f", k, "=", v);
+      key.push_back('\x1e');
+    };
+    append_map(pod.pod().metadata().labels());
+    append_map(ns_labels);
+    for (const auto* terms : {&pod.required_affinity(), &pod.required_anti_affinity()}) {
+      for (const AffinityTerm& t : *terms) {
+        if (t.namespace_selector.has_value()) return std::nullopt;
+        std::vector<absl::string_view> namespaces(t.namespaces.begin(), t.namespaces.end());
+        std::sort(namespaces.begin(), namespaces.end());
+        absl::StrAppend(&key, t.selector.ToString(), "\x1f", absl::StrJoin(namespaces, ","),
+                        "\x1e");
+      }
+      key.push_back('\x1d');
     }
-    for (const auto& [pair, count] : from) into[pair] += count;
+    return key;
   }
 
-  static bool SatisfiesAffinity(const PreFilterState& s, const PodInfo& pod,
-                                const LabelMap& labels) {
+  TopologyDomains& Domains(const std::string& key, const std::vector<const NodeInfo*>& nodes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    TopologyDomains& d = domains_.Get(key, [&] { return TopologyDomains(key); });
+    d.Refresh(nodes);
+    return d;
+  }
+
+  DomainCounts& ExistingAnti(PreFilterState& s, const std::string& key,
+                             const std::vector<const NodeInfo*>& nodes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto& [k, d] : s.existing_anti) {
+      if (k == key) return d;
+    }
+    s.existing_anti.emplace_back(key, DomainCounts{&Domains(key, nodes), {}});
+    return s.existing_anti.back().second;
+  }
+
+  static bool SatisfiesAffinity(const PreFilterState& s, const NodeInfo& node) {
     bool pods_exist = true;
-    for (const AffinityTerm& t : pod.required_affinity()) {
-      auto it = labels.find(t.topology_key);
+    for (const DomainCounts& d : s.affinity) {
+      bool has_key = false;
+      const int64_t n = d.Get(node, has_key);
       // Every topology key must exist on the node.
-      if (it == labels.end()) return false;
-      auto count = s.affinity.find(TopologyPair(t.topology_key, it->second));
-      if (count == s.affinity.end() || count->second <= 0) pods_exist = false;
+      if (!has_key) return false;
+      if (n <= 0) pods_exist = false;
     }
     // The first pod of a group with affinity to itself: no pod anywhere
     // matches the terms, but the pod matches them itself.
-    return pods_exist || (s.affinity.empty() && s.self_matches_affinity);
+    return pods_exist || (!s.any_affinity && s.self_matches_affinity);
   }
 
+  // Preemption: `other` is added to or removed from `node`. May run on
+  // several threads at once, each with its own copy of the state.
   PluginStatus Update(CycleState& state, const PodInfo& pod, const PodInfo& other,
                       const NodeInfo& node, int64_t delta) const {
     auto* s = state.Read<PreFilterState>(prefilter_key_);
     if (s == nullptr) return PluginStatus();
-    s->AddExistingPod(pod, other, node.labels(), handle_.snapshot(), delta);
+    NodeCounts c;
+    for (const AffinityTerm& t : other.required_anti_affinity()) {
+      if (TermMatchesWithLabels(t, pod.pod(), *s->ns_labels)) c.AddExistingAnti(t.topology_key, 1);
+    }
+    const Snapshot& snapshot = handle_.snapshot();
+    const bool affinity = MatchesAllTerms(pod.required_affinity(), other.pod(), snapshot);
+    bool has_key = false;
+    if (affinity) {
+      for (DomainCounts& d : s->affinity) d.Add(d.domains->DomainOf(node, has_key), delta);
+      s->any_affinity = false;
+      for (const DomainCounts& d : s->affinity) s->any_affinity |= d.AnyPositive();
+    }
+    for (size_t k = 0; k < s->anti.size(); ++k) {
+      if (TermMatches(pod.required_anti_affinity()[k], other.pod(), snapshot)) {
+        s->anti[k].Add(s->anti[k].domains->DomainOf(node, has_key), delta);
+      }
+    }
+    for (const auto& [key, n] : c.existing_anti) {
+      DomainCounts* d = nullptr;
+      for (auto& [k, counts] : s->existing_anti) {
+        if (k == key) d = &counts;
+      }
+      if (d == nullptr) {
+        absl::MutexLock lock(&mu_);
+        s->existing_anti.emplace_back(key,
+                                      DomainCounts{&Domains(key, handle_.snapshot().List()), {}});
+        d = &s->existing_anti.back().second;
+      }
+      d->Add(d->domains->DomainOf(node, has_key), delta * n);
+    }
     return PluginStatus();
   }
 
@@ -444,6 +522,12 @@ class InterPodAffinity final : public PreFilterPlugin,
   Handle& handle_;
   const StateKey prefilter_key_;
   const StateKey prescore_key_;
+  // Caches across cycles (node_count_cache.h). PreFilter holds mu_ while
+  // refreshing them; Filter reads the domain tables without it: no
+  // PreFilter of another pod runs during a cycle.
+  mutable absl::Mutex mu_;
+  mutable SmallLru<std::string, TopologyDomains> domains_ ABSL_GUARDED_BY(mu_){16};
+  SmallLru<std::string, PerNodeCache<NodeCounts>> node_counts_ ABSL_GUARDED_BY(mu_){4};
 };
 
 }  // namespace

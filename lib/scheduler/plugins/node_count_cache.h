@@ -42,31 +42,43 @@ class TopologyDomains {
   // Brings the domain of every node in `nodes` up to date; afterwards
   // Domain(i) is the domain of nodes[i].
   void Refresh(const std::vector<const NodeInfo*>& nodes) {
+    for (size_t i = nodes.size(); i < slots_.size(); ++i) by_node_.erase(slots_[i].node.get());
     if (slots_.size() != nodes.size()) slots_.resize(nodes.size());
     for (size_t i = 0; i < nodes.size(); ++i) {
       Slot& slot = slots_[i];
       const api::Node* node = nodes[i]->node();
       if (slot.node.get() == node) continue;
+      if (slot.node != nullptr) by_node_.erase(slot.node.get());
       slot.node = nodes[i]->node_ptr();
-      slot.domain = Lookup(nodes[i]->labels());
+      slot.domain = Intern(nodes[i]->labels());
+      by_node_[node] = slot.domain;
     }
   }
 
   int32_t Domain(size_t i) const { return slots_[i].domain; }
-  // The domain of a node by its labels (kNoDomain when the node lacks the
-  // key or its value was never seen). Does not allocate.
-  int32_t Find(const google::protobuf::Map<std::string, std::string>& labels) const {
-    auto it = labels.find(key_);
-    if (it == labels.end()) return kNoDomain;
-    return FindValue(it->second);
+
+  // The domain of `node`: a pointer lookup for the nodes of the last
+  // Refresh, a label lookup otherwise. `has_key` tells whether the node has
+  // the label at all (kNoDomain with has_key is a value never seen).
+  // Does not allocate.
+  int32_t DomainOf(const NodeInfo& node, bool& has_key) const {
+    auto it = by_node_.find(node.node());
+    if (it != by_node_.end()) {
+      has_key = it->second != kNoDomain;
+      return it->second;
+    }
+    const auto& labels = node.labels();
+    auto label = labels.find(key_);
+    has_key = label != labels.end();
+    return has_key ? FindValue(label->second) : kNoDomain;
   }
   // The domain of a label value (kNoDomain when never seen).
   int32_t FindValue(absl::string_view value) const {
     auto d = ids_.find(value);
     return d == ids_.end() ? kNoDomain : d->second;
   }
-  // The domain of a node, interning a new value.
-  int32_t Lookup(const google::protobuf::Map<std::string, std::string>& labels) {
+  // The domain of a node by its labels, interning a new value.
+  int32_t Intern(const google::protobuf::Map<std::string, std::string>& labels) {
     auto it = labels.find(key_);
     if (it == labels.end()) return kNoDomain;
     auto [d, inserted] = ids_.try_emplace(it->second, static_cast<int32_t>(values_.size()));
@@ -83,19 +95,22 @@ class TopologyDomains {
   };
   std::string key_;
   std::vector<Slot> slots_;
+  absl::flat_hash_map<const api::Node*, int32_t> by_node_;
   absl::flat_hash_map<std::string, int32_t> ids_;
   std::vector<std::string> values_;
 };
 
-// For one query (e.g. "pods in namespace X matching selector S"), a count
+// For one query (e.g. "pods in namespace X matching selector S"), a value
 // per node computed from the node's pods.
-class NodePodCounts {
+template <typename T>
+class PerNodeCache {
  public:
-  // Brings every slot up to date, recomputing stale ones with `count`
-  // (called concurrently for different nodes through `handle.ParallelFor`
-  // when many are stale); afterwards Count(i) is the count of nodes[i].
+  // Brings every slot up to date, recomputing stale ones with
+  // `compute(node, value)` (called concurrently for different nodes through
+  // `handle.ParallelFor` when many are stale); afterwards Get(i) is the
+  // value of nodes[i].
   void Refresh(const std::vector<const NodeInfo*>& nodes, Handle& handle,
-               absl::FunctionRef<int32_t(const NodeInfo&)> count) {
+               absl::FunctionRef<void(const NodeInfo&, T&)> compute) {
     if (slots_.size() != nodes.size()) slots_.resize(nodes.size());
     stale_.clear();
     for (size_t i = 0; i < nodes.size(); ++i) {
@@ -113,7 +128,7 @@ class NodePodCounts {
       slot.node = n.node_ptr();
       slot.generation = n.generation();
       slot.num_pods = n.pods().size();
-      slot.count = count(n);
+      compute(n, slot.value);
     };
     constexpr size_t kChunk = 128;
     if (stale_.size() <= kChunk) {
@@ -127,25 +142,31 @@ class NodePodCounts {
     });
   }
 
-  int32_t Count(size_t i) const { return slots_[i].count; }
+  const T& Get(size_t i) const { return slots_[i].value; }
 
  private:
   struct Slot {
     std::shared_ptr<const api::Node> node;
     int64_t generation = -1;
     size_t num_pods = 0;
-    int32_t count = 0;
+    T value{};
   };
   std::vector<Slot> slots_;
   std::vector<size_t> stale_;
 };
 
+using NodePodCounts = PerNodeCache<int32_t>;
+
 // A small set of caches keyed by a query identity, least recently used
-// evicted.
+// evicted. Entries returned since the last BeginCycle() are never evicted
+// (the set grows instead), so that references taken during one PreFilter
+// stay valid through the cycle.
 template <typename Key, typename Value>
 class SmallLru {
  public:
   explicit SmallLru(size_t capacity) : capacity_(capacity) {}
+
+  void BeginCycle() { cycle_start_ = ++tick_; }
 
   // The value for `key`, created with `make()` when absent.
   template <typename Make>
@@ -158,11 +179,12 @@ class SmallLru {
       }
     }
     if (entries_.size() >= capacity_) {
-      auto oldest = entries_.begin();
+      auto oldest = entries_.end();
       for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-        if (it->used < oldest->used) oldest = it;
+        if (it->used >= cycle_start_) continue;
+        if (oldest == entries_.end() || it->used < oldest->used) oldest = it;
       }
-      entries_.erase(oldest);
+      if (oldest != entries_.end()) entries_.erase(oldest);
     }
     entries_.push_back(Entry{key, std::make_unique<Value>(make()), tick_});
     return *entries_.back().value;
@@ -176,6 +198,7 @@ class SmallLru {
   };
   size_t capacity_;
   uint64_t tick_ = 0;
+  uint64_t cycle_start_ = 0;
   std::vector<Entry> entries_;
 };
 

@@ -325,6 +325,8 @@ class PodTopologySpread final : public PreFilterPlugin,
     const auto& nodes = handle_.snapshot().List();
     auto s = std::make_unique<PreFilterState>();
     absl::MutexLock lock(&mu_);
+    domains_.BeginCycle();
+    counts_.BeginCycle();
     for (Constraint& c : *constraints) {
       Bind(c, p.metadata().namespace_(), nodes);
       HardConstraintState h;
@@ -342,7 +344,7 @@ class PodTopologySpread final : public PreFilterPlugin,
         if (!inclusion.Includes(h.c, *nodes[i])) continue;
         const int32_t d = h.c.domains->Domain(i);
         h.eligible[d] = 1;
-        if (h.c.counts != nullptr) h.match_num[d] += h.c.counts->Count(i);
+        if (h.c.counts != nullptr) h.match_num[d] += h.c.counts->Get(i);
       }
     }
     for (HardConstraintState& h : s->constraints) h.RecomputeMin();
@@ -365,11 +367,10 @@ class PodTopologySpread final : public PreFilterPlugin,
                       const NodeInfo& node) const override {
     const auto* s = state.Read<PreFilterState>(prefilter_key_);
     if (s == nullptr) return PluginStatus();
-    const LabelMap& labels = node.labels();
     for (const HardConstraintState& h : s->constraints) {
-      auto it = labels.find(h.c.topology_key);
-      if (it == labels.end()) return PluginStatus::Unresolvable(std::string(kReasonMissingLabel));
-      const int32_t d = h.c.domains->FindValue(it->second);
+      bool has_key = false;
+      const int32_t d = h.c.domains->DomainOf(node, has_key);
+      if (!has_key) return PluginStatus::Unresolvable(std::string(kReasonMissingLabel));
       const int64_t match =
           d >= 0 && static_cast<size_t>(d) < h.match_num.size() ? h.match_num[d] : 0;
       if (match + (h.c.self_match ? 1 : 0) - h.min_match > h.c.max_skew) {
@@ -397,6 +398,8 @@ class PodTopologySpread final : public PreFilterPlugin,
     auto s = std::make_unique<PreScoreState>();
     s->ns = p.metadata().namespace_();
     absl::MutexLock lock(&mu_);
+    domains_.BeginCycle();
+    counts_.BeginCycle();
     for (Constraint& c : *constraints) {
       Bind(c, s->ns, nodes);
       SoftConstraintState soft;
@@ -455,7 +458,7 @@ class PodTopologySpread final : public PreFilterPlugin,
         const int32_t d = soft.c.domains->Domain(i);
         if (d < 0 || !soft.tracked[d]) continue;
         if (!inclusion.Includes(soft.c, *nodes[i])) continue;
-        soft.counts[d] += soft.c.counts->Count(i);
+        soft.counts[d] += soft.c.counts->Get(i);
       }
     }
     state.Write(prescore_key_, std::move(s));
@@ -465,16 +468,15 @@ class PodTopologySpread final : public PreFilterPlugin,
   int64_t Score(const CycleState& state, const PodInfo&, const NodeInfo& node) const override {
     const auto* s = state.Read<PreScoreState>(prescore_key_);
     if (s == nullptr || s->ignored.contains(&node)) return 0;
-    const LabelMap& labels = node.labels();
     double score = 0;
     for (const SoftConstraintState& soft : s->constraints) {
-      auto it = labels.find(soft.c.topology_key);
-      if (it == labels.end()) continue;
+      bool has_key = false;
+      const int32_t d = soft.c.domains->DomainOf(node, has_key);
+      if (!has_key) continue;
       int64_t count = 0;
       if (soft.hostname) {
         if (soft.c.counts != nullptr) count = CountMatching(node, s->ns, soft.c.selector);
       } else {
-        const int32_t d = soft.c.domains->FindValue(it->second);
         if (d >= 0 && static_cast<size_t>(d) < soft.counts.size()) count = soft.counts[d];
       }
       score += static_cast<double>(count) * soft.weight + static_cast<double>(soft.c.max_skew - 1);
@@ -595,8 +597,9 @@ class PodTopologySpread final : public PreFilterPlugin,
     CountKey key{ns, c.selector};
     NodePodCounts& counts = counts_.Get(key, [] { return NodePodCounts(); });
     const api::Selector& selector = c.selector;
-    counts.Refresh(nodes, handle_,
-                   [&](const NodeInfo& node) { return CountMatching(node, ns, selector); });
+    counts.Refresh(nodes, handle_, [&](const NodeInfo& node, int32_t& count) {
+      count = CountMatching(node, ns, selector);
+    });
     c.counts = &counts;
   }
 
@@ -625,7 +628,8 @@ class PodTopologySpread final : public PreFilterPlugin,
     for (HardConstraintState& h : s->constraints) {
       if (!inclusion.Includes(h.c, node)) continue;
       if (!h.c.selector.Matches(other.pod().metadata().labels())) continue;
-      const int32_t d = h.c.domains->Find(labels);
+      bool has_key = false;
+      const int32_t d = h.c.domains->DomainOf(node, has_key);
       if (d < 0) continue;  // a value no node of the snapshot has
       if (static_cast<size_t>(d) >= h.match_num.size()) {
         h.match_num.resize(d + 1, 0);
