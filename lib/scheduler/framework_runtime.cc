@@ -447,6 +447,12 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   AlgorithmResult result;
   const auto& all = snapshot_->List();
 
+  // One allocation each for the state's slots and skip sets, rather than
+  // one per plugin that writes or skips.
+  if (!state_keys_.empty()) state.Write(static_cast<StateKey>(state_keys_.size()) - 1, nullptr);
+  state.skip_filter_plugins().reserve(pre_filters_.size());
+  state.skip_score_plugins().reserve(pre_scores_.size());
+
   // PreFilter.
   std::optional<absl::flat_hash_set<std::string>> restrict;
   std::vector<std::string> restricting;
@@ -685,7 +691,10 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
           return result;
         }
       }
-      for (int i = 0; i < f; ++i) totals_[i] += span[i].score * e.weight;
+      const int64_t weight = e.weight;
+      int64_t* __restrict totals = totals_.data();
+      const NodeScore* __restrict scores = span.data();
+      for (int i = 0; i < f; ++i) totals[i] += scores[i].score * weight;
     }
   }
 
@@ -694,8 +703,13 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   // division per tie).
   int64_t best_score = totals_[0];
   int ties = 0;
-  for (int i = 1; i < f; ++i) best_score = std::max(best_score, totals_[i]);
-  for (int i = 0; i < f; ++i) ties += totals_[i] == best_score;
+  for (int i = 0; i < f; ++i) {
+    if (totals_[i] > best_score) {
+      best_score = totals_[i];
+      ties = 0;
+    }
+    ties += totals_[i] == best_score;
+  }
   int pick = ties > 1 ? static_cast<int>(rng() % static_cast<uint64_t>(ties)) : 0;
   int best = 0;
   for (int i = 0; i < f; ++i) {
