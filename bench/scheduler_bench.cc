@@ -69,14 +69,8 @@ std::unique_ptr<Scheduler> NewBenchScheduler(const BenchCluster& shape) {
   SchedulerOptions options;
   options.config.parallelism = shape.parallelism;
   options.seed = 1;
-  // DefaultPreemption is not in the in-tree registry yet; a PostFilter
-  // would not run in these workloads anyway (every pod fits).
-  PluginRef preemption;
-  preemption.name = "DefaultPreemption";
-  options.config.profiles[0].plugins.multi_point.disabled.push_back(preemption);
   if (shape.framework_only) {
     Plugins& plugins = options.config.profiles[0].plugins;
-    plugins.multi_point.disabled.clear();
     PluginRef all;
     all.name = "*";
     plugins.multi_point.disabled.push_back(all);

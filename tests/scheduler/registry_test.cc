@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "korch/scheduler/config.h"
 #include "scheduler/plugins/plugins.h"
 
 namespace korch::scheduler {
@@ -45,11 +46,10 @@ TEST(RegistryTest, MergeWithADuplicateAddsNothing) {
   EXPECT_THAT(a.Names(), ElementsAre("A", "C"));
 }
 
-TEST(RegistryTest, InTreeRegistryHasTheQueueAndBinderPlugins) {
+TEST(RegistryTest, InTreeRegistryHasEveryDefaultPlugin) {
   Registry r = NewInTreeRegistry();
-  EXPECT_NE(r.Find(names::kPrioritySort), nullptr);
-  EXPECT_NE(r.Find(names::kSchedulingGates), nullptr);
-  EXPECT_NE(r.Find(names::kDefaultBinder), nullptr);
+  for (const PluginRef& p : DefaultPlugins()) EXPECT_NE(r.Find(p.name), nullptr) << p.name;
+  EXPECT_EQ(r.Names().size(), DefaultPlugins().size());
 }
 
 }  // namespace

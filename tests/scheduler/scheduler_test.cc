@@ -470,3 +470,32 @@ TEST_F(SchedulerTest, NominatedPodsOfHigherPriorityHoldTheirRoom) {
 
 }  // namespace
 }  // namespace korch::scheduler
+
+namespace korch::scheduler {
+namespace {
+
+TEST(DefaultProfileTest, InTreePluginsWithTheDefaultConfiguration) {
+  FakeClock clock;
+  SchedulerOptions o;
+  o.clock = &clock;
+  o.seed = 3;
+  auto s = Scheduler::Create(std::move(o));
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE((*s)->AddNode(MakeNode("small").Cpu("1").Memory("4Gi")).ok());
+  ASSERT_TRUE(
+      (*s)->AddNode(MakeNode("gpu").Cpu("8").Memory("32Gi").Taint("dedicated", "gpu", "NoSchedule"))
+          .ok());
+  ASSERT_TRUE((*s)->AddNode(MakeNode("big").Cpu("8").Memory("32Gi")).ok());
+  auto r = (*s)->Schedule(MakePod("ns", "p").Req("2", "1Gi"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->node_name, "big");
+  auto none = (*s)->Schedule(MakePod("ns", "q").Req("7", "1Gi"));
+  ASSERT_TRUE(none.ok()) << none.status();
+  ASSERT_TRUE(none->fit_error.has_value());
+  EXPECT_THAT(none->fit_error->Message(),
+              ::testing::StartsWith("0/3 nodes are available: 1 node(s) had untolerated taint "
+                                    "{dedicated: gpu}, 2 Insufficient cpu."));
+}
+
+}  // namespace
+}  // namespace korch::scheduler

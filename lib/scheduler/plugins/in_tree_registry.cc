@@ -23,7 +23,7 @@ Registry NewInTreeRegistry() {
   add(names::kImageLocality, plugins::NewImageLocality);
   add(names::kInterPodAffinity, plugins::NewInterPodAffinity);
   add(names::kPodTopologySpread, plugins::NewPodTopologySpread);
-  // DefaultPreemption joins once its factory lands (wt-plugins).
+  add(names::kDefaultPreemption, plugins::NewDefaultPreemption);
   return r;
 }
 
