@@ -443,7 +443,7 @@ void Framework::BuildFailure(const PodInfo& pod, int evaluated_positions,
 }
 
 AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
-                                        std::mt19937_64& rng) {
+                                        const std::string& nominated_node, std::mt19937_64& rng) {
   AlgorithmResult result;
   const auto& all = snapshot_->List();
 
@@ -558,8 +558,7 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   };
 
   // A node nominated for the pod by an earlier preemption is tried first.
-  const std::string& nominated_node = pod.pod().status().nominated_node_name();
-  if (!nominated_node.empty()) {
+  if (!nominated_node.empty() && (!restrict.has_value() || restrict->contains(nominated_node))) {
     if (const NodeInfo* node = snapshot_->Get(nominated_node)) {
       int rejector = -1;
       PluginStatus s;

@@ -80,9 +80,11 @@ class Framework final : public Handle {
   // the scheduling cycle ends.
   void set_snapshot(const Snapshot* snapshot) { snapshot_ = snapshot; }
 
-  // PreFilter, Filter, PreScore, Score and selection. Not thread-safe: one
-  // cycle at a time.
-  AlgorithmResult RunAlgorithm(CycleState& state, const PodInfo& pod, std::mt19937_64& rng);
+  // PreFilter, Filter, PreScore, Score and selection. `nominated_node`
+  // (where an earlier preemption made room; may be empty) is tried first.
+  // Not thread-safe: one cycle at a time.
+  AlgorithmResult RunAlgorithm(CycleState& state, const PodInfo& pod,
+                               const std::string& nominated_node, std::mt19937_64& rng);
   bool HasPostFilter() const { return !post_filters_.empty(); }
   PostFilterResult RunPostFilter(CycleState& state, const PodInfo& pod,
                                  const NodeStatusMap& statuses);

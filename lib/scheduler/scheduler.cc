@@ -619,7 +619,11 @@ absl::StatusOr<ScheduleResult> SchedulerImpl::RunCycle(std::shared_ptr<const Pod
   cache_.UpdateSnapshot(snapshot_);
   fw->set_snapshot(&snapshot_);
   auto state = std::make_unique<CycleState>();
-  internal::AlgorithmResult ar = fw->RunAlgorithm(*state, *pod, rng_);
+  // The node an earlier preemption nominated: from the pod's status (set
+  // through the API) or the scheduler's own nominator (embedded).
+  std::string nominated = pod->pod().status().nominated_node_name();
+  if (nominated.empty()) nominated = nominator_.NodeOf(PodKeyOf(*pod));
+  internal::AlgorithmResult ar = fw->RunAlgorithm(*state, *pod, nominated, rng_);
   ScheduleResult result;
   result.evaluated_nodes = ar.evaluated_nodes;
   result.feasible_nodes = ar.feasible_nodes;

@@ -445,6 +445,26 @@ TEST_F(SchedulerTest, PreFilterResultsAndRejections) {
             "0/5 nodes are available: node(s) didn't satisfy plugin TestPin.");
 }
 
+TEST_F(SchedulerTest, APodGoesToItsNominatedNodeWhenItFits) {
+  auto s = Basic();
+  ASSERT_TRUE(s->AddNode(MakeNode("roomy").Cpu("8")).ok());
+  ASSERT_TRUE(s->AddNode(MakeNode("nominated").Cpu("2")).ok());
+  MakePod p("ns", "p");
+  p.Req("1");
+  p->mutable_status()->set_nominated_node_name("nominated");
+  auto r = s->Schedule(p);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->node_name, "nominated");
+  EXPECT_EQ(r->evaluated_nodes, 1);
+  // When it no longer fits there, the pod is scheduled as usual.
+  MakePod q("ns", "q");
+  q.Req("2");
+  q->mutable_status()->set_nominated_node_name("nominated");
+  r = s->Schedule(q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->node_name, "roomy");
+}
+
 TEST_F(SchedulerTest, NominatedPodsOfHigherPriorityHoldTheirRoom) {
   auto s = Basic();
   ASSERT_TRUE(s->AddNode(MakeNode("a").Cpu("1")).ok());
