@@ -16,6 +16,14 @@ namespace {
 // to the workers (waking them costs microseconds).
 constexpr int64_t kMinParallelCalls = 2048;
 
+// NodeInfos are scattered on the heap and each cycle reads hundreds of
+// them: fetch the next ones while filtering this one.
+constexpr int kPrefetchAhead = 6;
+inline void Prefetch(const NodeInfo* node) {
+  const char* p = reinterpret_cast<const char*>(node);
+  for (size_t offset = 0; offset < sizeof(NodeInfo); offset += 64) __builtin_prefetch(p + offset);
+}
+
 int64_t DefaultWeight(absl::string_view name) {
   if (name == names::kTaintToleration) return 3;
   if (name == names::kNodeAffinity || name == names::kInterPodAffinity ||
@@ -591,6 +599,7 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
     ForChunks(parallel ? n : 0, n, 64, [&](int begin, int end) {
       for (int pos = begin; pos < end; ++pos) {
         if (found.load(std::memory_order_relaxed) >= to_find) return;
+        if (pos + kPrefetchAhead < end) Prefetch(node_at(pos + kPrefetchAhead));
         if (FilterNode(state, pod, *node_at(pos), pos)) {
           found.fetch_add(1, std::memory_order_relaxed);
         }
