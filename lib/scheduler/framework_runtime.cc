@@ -14,7 +14,7 @@ namespace {
 
 // Filter or Score calls below which one cycle's work is not worth handing
 // to the workers (waking them costs microseconds).
-constexpr int64_t kMinParallelCalls = 2048;
+std::atomic<int64_t> min_parallel_calls{2048};
 
 // NodeInfos are scattered on the heap and each cycle reads hundreds of
 // them: fetch the next ones while filtering this one.
@@ -103,6 +103,8 @@ absl::StatusOr<std::vector<PluginRef>> Expand(
 }
 
 }  // namespace
+
+void SetMinParallelCallsForTest(int64_t calls) { min_parallel_calls.store(calls); }
 
 // ---------------------------------------------------------------------------
 // Creation
@@ -595,7 +597,8 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
     for (int pos = 0; pos < std::min(n, to_find); ++pos) node_result_[pos] = 1;
   } else {
     const bool parallel =
-        static_cast<int64_t>(std::min(n, to_find)) * active_filters_.size() >= kMinParallelCalls;
+        static_cast<int64_t>(std::min(n, to_find)) * static_cast<int64_t>(active_filters_.size()) >=
+        min_parallel_calls.load(std::memory_order_relaxed);
     ForChunks(parallel ? n : 0, n, 64, [&](int begin, int end) {
       for (int pos = begin; pos < end; ++pos) {
         if (found.load(std::memory_order_relaxed) >= to_find) return;
@@ -677,7 +680,8 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   if (totals_.size() < static_cast<size_t>(f)) totals_.resize(f);
   std::fill(totals_.begin(), totals_.begin() + f, 0);
   if (num_scores > 0) {
-    const bool parallel = static_cast<int64_t>(f) * num_scores >= kMinParallelCalls;
+    const bool parallel =
+        static_cast<int64_t>(f) * num_scores >= min_parallel_calls.load(std::memory_order_relaxed);
     ForChunks(parallel ? f : 0, f, 64, [&](int begin, int end) {
       for (int j = 0; j < num_scores; ++j) {
         const ScorePlugin* plugin = scores_[active_scores_[j]].plugin;

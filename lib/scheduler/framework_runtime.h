@@ -55,6 +55,10 @@ struct AlgorithmResult {
   absl::Status error;
 };
 
+// Below this many Filter (or Score) calls in a cycle, the cycle runs on the
+// calling thread only (default 2048). Tests set 0 to exercise the workers.
+void SetMinParallelCallsForTest(int64_t calls);
+
 // A Wait of one Permit plugin.
 struct PermitWait {
   std::string plugin;

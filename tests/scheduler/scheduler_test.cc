@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "scheduler/framework_runtime.h"
 #include "tests/scheduler/runtime_test_plugins.h"
 #include "tests/scheduler/scheduler_test_util.h"
 
@@ -98,6 +99,13 @@ class SchedulerTest : public ::testing::Test {
   RecordingObserver observer_;
   ClusterActions* actions_ = nullptr;
   bool async_ = false;
+};
+
+// Every cycle uses the workers, however small.
+class ParallelScope {
+ public:
+  ParallelScope() { internal::SetMinParallelCallsForTest(0); }
+  ~ParallelScope() { internal::SetMinParallelCallsForTest(2048); }
 };
 
 TEST_F(SchedulerTest, DirectModePlacesPodsAndCountsThem) {
@@ -359,6 +367,7 @@ std::vector<std::string> Placements(Scheduler& s, int pods) {
 }
 
 TEST_F(SchedulerTest, SeededTieBreakIsReproducible) {
+  ParallelScope parallel;
   std::vector<std::string> no_score = {"PrioritySort", "NodeResourcesFit", "DefaultBinder"};
   auto make = [&](uint64_t seed, int parallelism) {
     auto s = Make({TestProfile("default-scheduler", no_score)}, parallelism, seed);
@@ -378,6 +387,7 @@ TEST_F(SchedulerTest, SeededTieBreakIsReproducible) {
 }
 
 TEST_F(SchedulerTest, FindsOnlyAsManyFeasibleNodesAsThePercentageAsks) {
+  ParallelScope parallel;
   for (int parallelism : {1, 4}) {
     auto s = Basic(parallelism);
     for (int i = 0; i < 1000; ++i)
@@ -397,6 +407,7 @@ TEST_F(SchedulerTest, FindsOnlyAsManyFeasibleNodesAsThePercentageAsks) {
 }
 
 TEST_F(SchedulerTest, ParallelFilteringAndScoringPicksTheBestNode) {
+  ParallelScope parallel;
   auto s = Basic(/*parallelism=*/4);
   for (int i = 0; i < 300; ++i) {
     ASSERT_TRUE(s->AddNode(MakeNode("n" + std::to_string(i)).Cpu(i == 123 ? "64" : "4")).ok());
