@@ -331,6 +331,12 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> PodInfo::Create(
   return std::shared_ptr<const PodInfo>(std::move(info));
 }
 
+std::shared_ptr<const PodInfo> PodInfo::WithNodeName(const std::string& node_name) const {
+  std::shared_ptr<PodInfo> copy(new PodInfo(*this));
+  copy->node_name_ = node_name;
+  return copy;
+}
+
 // ---------------------------------------------------------------------------
 // NodeInfo
 // ---------------------------------------------------------------------------
