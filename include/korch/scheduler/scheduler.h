@@ -91,7 +91,7 @@ struct SchedulerOptions {
   // Borrowed: must outlive the Scheduler.
   const Registry* registry = nullptr;
   // Time for backoff, Permit timeouts and queue timestamps. Borrowed.
-  Clock* clock = RealClock();
+  Clock* clock = RealClock().get();
   // Tie-break and sampling seed; 0 picks one at random. Equal seeds and
   // inputs give equal placements (with parallelism 1 or 100% of nodes).
   uint64_t seed = 0;
