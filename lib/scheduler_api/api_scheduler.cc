@@ -332,6 +332,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
     s.bindings = bindings_.load();
     s.binding_failures = binding_failures_.load();
     s.evictions = evictions_.load();
+    s.nominations = nominations_.load();
     s.events = events_.load();
     s.condition_updates = condition_updates_.load();
     s.dropped_writes = dropped_writes_.load();
@@ -403,6 +404,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
         client_.Patch(client_.KindOf<api::Pod>(), pod.metadata().namespace_(),
                       pod.metadata().name(), client::PatchType::kMerge, patch.dump(), po);
     if (!patched.ok() && !absl::IsNotFound(patched.status())) return patched.status();
+    nominations_.fetch_add(1);
     return absl::OkStatus();
   }
 
@@ -705,6 +707,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
   std::atomic<int64_t> bindings_{0};
   std::atomic<int64_t> binding_failures_{0};
   std::atomic<int64_t> evictions_{0};
+  std::atomic<int64_t> nominations_{0};
   std::atomic<int64_t> events_{0};
   std::atomic<int64_t> condition_updates_{0};
   std::atomic<int64_t> dropped_writes_{0};

@@ -112,6 +112,7 @@ struct ApiSchedulerStats {
   int64_t bindings = 0;           // Bindings written
   int64_t binding_failures = 0;   // Bindings the API refused
   int64_t evictions = 0;          // victims deleted
+  int64_t nominations = 0;        // status.nominatedNodeName set (or cleared)
   int64_t events = 0;             // Events written (or counts updated)
   int64_t condition_updates = 0;  // PodScheduled=False written
   int64_t dropped_writes = 0;     // writes dropped because the queue was full
