@@ -228,7 +228,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
 
   ~ApiSchedulerImpl() override { Stop(); }
 
-  absl::Status Init() {
+  absl::StatusOr<std::shared_ptr<Scheduler>> NewScheduler() {
     SchedulerOptions so;
     so.config = options_.config;
     so.registry = options_.registry;
@@ -237,7 +237,16 @@ class ApiSchedulerImpl final : public ApiScheduler,
     so.actions = this;
     so.async_binding = true;
     so.observer = this;
-    KORCH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Create(std::move(so)));
+    KORCH_ASSIGN_OR_RETURN(std::unique_ptr<Scheduler> made, Scheduler::Create(std::move(so)));
+    return std::shared_ptr<Scheduler>(std::move(made));
+  }
+
+  absl::Status Init() {
+    KORCH_ASSIGN_OR_RETURN(std::shared_ptr<Scheduler> first, NewScheduler());
+    {
+      absl::MutexLock lock(&sched_mu_);
+      scheduler_ = std::move(first);
+    }
     if (options_.leader_election.enabled) {
       client::LeaderElectionOptions le;
       le.lease_namespace = options_.leader_election.lease_namespace;
@@ -250,6 +259,9 @@ class ApiSchedulerImpl final : public ApiScheduler,
       le.release_on_cancel = true;
       le.on_started_leading = [this](const client::LeadershipContext& context) {
         KORCH_LOG(log_, kInfo) << identity() << " leads: scheduling";
+        // A stopped Scheduler does not start again: a later term schedules
+        // with a new one, filled from the informers' caches.
+        if (terms_++ > 0) Rebuild();
         StartScheduling();
         context.Wait();
         StopScheduling();
@@ -322,13 +334,13 @@ class ApiSchedulerImpl final : public ApiScheduler,
 
   bool WaitForWrites(absl::Duration timeout) override {
     const absl::Time deadline = absl::Now() + timeout;
-    if (scheduler_ != nullptr) scheduler_->WaitForBindings();
+    Current()->WaitForBindings();
     return writer_.WaitIdle(std::max(deadline - absl::Now(), absl::ZeroDuration()));
   }
 
   ApiSchedulerStats Stats() const override {
     ApiSchedulerStats s;
-    s.scheduler = scheduler_->Stats();
+    s.scheduler = Current()->Stats();
     s.bindings = bindings_.load();
     s.binding_failures = binding_failures_.load();
     s.evictions = evictions_.load();
@@ -340,7 +352,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
     return s;
   }
 
-  Scheduler& scheduler() override { return *scheduler_; }
+  Scheduler& scheduler() override { return *Current(); }
 
   // --- ClusterActions (binding threads and PostFilter) ----------------------
 
@@ -459,21 +471,26 @@ class ApiSchedulerImpl final : public ApiScheduler,
 
   void OnPodAdd(const api::Pod& pod) {
     if (!Tracked(pod)) return;
-    Report("adding pod", scheduler_->AddPod(pod));
+    Report("adding pod", Current()->AddPod(pod));
   }
   void OnPodUpdate(const api::Pod& old_pod, const api::Pod& pod) {
     const bool was = Tracked(old_pod), is = Tracked(pod);
     if (!is) {
-      if (was) Report("removing pod", IgnoreNotFound(scheduler_->RemovePod(old_pod)));
+      if (was) Report("removing pod", IgnoreNotFound(Current()->RemovePod(old_pod)));
       return;
     }
-    Report("updating pod", was ? scheduler_->UpdatePod(pod) : scheduler_->AddPod(pod));
+    Report("updating pod", was ? Current()->UpdatePod(pod) : Current()->AddPod(pod));
   }
   void OnPodDelete(const api::Pod& pod) {
-    Report("removing pod", IgnoreNotFound(scheduler_->RemovePod(pod)));
+    Report("removing pod", IgnoreNotFound(Current()->RemovePod(pod)));
   }
 
-  Scheduler& sched() { return *scheduler_; }
+  Scheduler& sched() { return *Current(); }
+
+  std::shared_ptr<Scheduler> Current() const {
+    absl::MutexLock lock(&sched_mu_);
+    return scheduler_;
+  }
 
   void Report(absl::string_view what, const absl::Status& status) {
     if (!status.ok()) {
@@ -520,7 +537,9 @@ class ApiSchedulerImpl final : public ApiScheduler,
       s.Report("removing workload", IgnoreNotFound(s.sched().RemoveWorkload(
                                         kind, o.metadata().namespace_(), o.metadata().name())));
     });
-    factory.For<T>().AddEventHandler(std::move(h));
+    client::Informer& informer = factory.For<T>();
+    informer.AddEventHandler(std::move(h));
+    informer_of_[std::string(kind)] = &informer;
   }
 
   void AddHandlers(client::SharedInformerFactory& factory) {
@@ -537,6 +556,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
         s.Report("removing node", IgnoreNotFound(s.sched().RemoveNode(n.metadata().name())));
       });
       factory.For<api::Node>().AddEventHandler(std::move(h));
+      informer_of_["Node"] = &factory.For<api::Node>();
     }
     {
       client::ResourceEventHandler h;
@@ -553,6 +573,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
                      IgnoreNotFound(s.sched().RemoveNamespace(n.metadata().name())));
           });
       factory.For<api::Namespace>().AddEventHandler(std::move(h));
+      informer_of_["Namespace"] = &factory.For<api::Namespace>();
     }
     AddWorkloadHandlers<api::Service>(factory, "Service", &Scheduler::UpsertService);
     AddWorkloadHandlers<api::ReplicaSet>(factory, "ReplicaSet", &Scheduler::UpsertReplicaSet);
@@ -569,15 +590,52 @@ class ApiSchedulerImpl final : public ApiScheduler,
     }
   }
 
+  // Replaces the (stopped) scheduler with a new one holding what the
+  // informers hold. Handlers are held off meanwhile; those waiting deliver
+  // changes the caches already have, which the scheduler takes again
+  // harmlessly (adds and updates of a known object replace it).
+  void Rebuild() {
+    absl::StatusOr<std::shared_ptr<Scheduler>> fresh = NewScheduler();
+    if (!fresh.ok()) {
+      KORCH_LOG(log_, kError) << "Making a new scheduler for this term: " << fresh.status();
+      return;
+    }
+    Scheduler& s = **fresh;
+    absl::WriterMutexLock pause(&target_->mu);
+    for (const client::ObjectPtr& o : informer_of_.at("Namespace")->indexer().List()) {
+      Report("adding namespace", s.UpsertNamespace(static_cast<const api::Namespace&>(*o)));
+    }
+    for (const client::ObjectPtr& o : informer_of_.at("Service")->indexer().List()) {
+      Report("adding workload", s.UpsertService(static_cast<const api::Service&>(*o)));
+    }
+    for (const client::ObjectPtr& o : informer_of_.at("ReplicaSet")->indexer().List()) {
+      Report("adding workload", s.UpsertReplicaSet(static_cast<const api::ReplicaSet&>(*o)));
+    }
+    for (const client::ObjectPtr& o : informer_of_.at("StatefulSet")->indexer().List()) {
+      Report("adding workload", s.UpsertStatefulSet(static_cast<const api::StatefulSet&>(*o)));
+    }
+    for (const client::ObjectPtr& o : informer_of_.at("Node")->indexer().List()) {
+      Report("adding node", s.AddNode(static_cast<const api::Node&>(*o)));
+    }
+    for (const client::ObjectPtr& o : pods_->indexer().List()) {
+      const auto& pod = static_cast<const api::Pod&>(*o);
+      if (Tracked(pod)) Report("adding pod", s.AddPod(pod));
+    }
+    absl::MutexLock lock(&sched_mu_);
+    retired_.push_back(std::move(scheduler_));
+    scheduler_ = *std::move(fresh);
+  }
+
   void StartScheduling() {
-    Report("starting the scheduling thread", scheduler_->Start());
+    Report("starting the scheduling thread", Current()->Start());
     scheduling_.store(true);
   }
 
   void StopScheduling() {
     if (!scheduling_.exchange(false)) return;
-    scheduler_->Stop();
-    scheduler_->WaitForBindings();
+    std::shared_ptr<Scheduler> s = Current();
+    s->Stop();
+    s->WaitForBindings();
   }
 
   void QueueWrite(std::function<void()> job) {
@@ -684,11 +742,19 @@ class ApiSchedulerImpl final : public ApiScheduler,
   Clock* clock_;
   Logger log_;
   absl::flat_hash_set<std::string> profiles_;
-  std::unique_ptr<Scheduler> scheduler_;
+  mutable absl::Mutex sched_mu_;
+  std::shared_ptr<Scheduler> scheduler_ ABSL_GUARDED_BY(sched_mu_);
+  // Schedulers of earlier terms, kept so that references handed out by
+  // scheduler() stay valid.
+  std::vector<std::shared_ptr<Scheduler>> retired_ ABSL_GUARDED_BY(sched_mu_);
+  int terms_ = 0;  // the elector's term thread only
   std::unique_ptr<client::LeaderElector> elector_;
   std::unique_ptr<client::SharedInformerFactory> own_informers_;
   std::shared_ptr<HandlerTarget> target_;
   client::Informer* pods_ = nullptr;
+  // The informers by kind ("Node", "Namespace", "Service", ...), set in
+  // Start().
+  absl::flat_hash_map<std::string, client::Informer*> informer_of_;
   Writer writer_;
 
   absl::Mutex mu_;

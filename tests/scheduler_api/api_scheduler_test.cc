@@ -358,6 +358,39 @@ TEST_F(ApiSchedulerTest, OnlyTheLeaderBindsAndAnotherTakesOverWhenItStops) {
   EXPECT_EQ(leader->Stats().bindings, 4);
 }
 
+TEST_F(ApiSchedulerTest, SchedulesAgainAfterLosingAndRegainingTheLease) {
+  CreateNode(MakeNode("node-0").Cpu("8").Memory("16Gi"));
+  ApiSchedulerOptions options = Options();
+  options.identity = "replica";
+  options.leader_election.enabled = true;
+  options.leader_election.lease_duration = absl::Seconds(2);
+  options.leader_election.renew_deadline = absl::Seconds(1);
+  options.leader_election.retry_period = absl::Milliseconds(50);
+  ApiScheduler* scheduler = StartScheduler(std::move(options));
+  ASSERT_NE(scheduler, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return scheduler->IsLeader(); }));
+  CreatePod(MakePod(kNs, "before").Req("100m"));
+  ASSERT_TRUE(WaitUntil([&] { return Bound("before"); }));
+
+  // Another holder takes the lease (and never renews it): this replica
+  // stops scheduling, then takes the lease back when it expires.
+  auto lease = client_->Get<api::Lease>("kube-system", "kube-scheduler");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  api::Lease taken = **lease;
+  taken.mutable_spec()->set_holder_identity("intruder");
+  taken.mutable_spec()->set_lease_duration_seconds(1);
+  ASSERT_TRUE(client_->Update(taken).ok());
+  ASSERT_TRUE(WaitUntil([&] { return !scheduler->IsLeader(); }));
+  ASSERT_TRUE(WaitUntil([&] { return scheduler->IsLeader(); }));
+
+  // The new term's scheduler knows the cluster: the node, and the pod
+  // already bound.
+  EXPECT_EQ(scheduler->scheduler().NodeOf(*GetPod("before")), "node-0");
+  CreatePod(MakePod(kNs, "after").Req("100m"));
+  ASSERT_TRUE(WaitUntil([&] { return Bound("after"); }));
+  EXPECT_EQ(scheduler->Stats().bindings, 2);
+}
+
 TEST_F(ApiSchedulerTest, LeaderElectionFromTheConfigurationFile) {
   CreateNode(MakeNode("node-0").Cpu("8").Memory("16Gi"));
   ApiSchedulerOptions options = Options();
