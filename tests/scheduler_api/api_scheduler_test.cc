@@ -374,12 +374,17 @@ TEST_F(ApiSchedulerTest, SchedulesAgainAfterLosingAndRegainingTheLease) {
 
   // Another holder takes the lease (and never renews it): this replica
   // stops scheduling, then takes the lease back when it expires.
-  auto lease = client_->Get<api::Lease>("kube-system", "kube-scheduler");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  api::Lease taken = **lease;
-  taken.mutable_spec()->set_holder_identity("intruder");
-  taken.mutable_spec()->set_lease_duration_seconds(1);
-  ASSERT_TRUE(client_->Update(taken).ok());
+  // (The replica renews every 50 ms: retry on write conflicts.)
+  bool taken = false;
+  for (int attempt = 0; attempt < 100 && !taken; ++attempt) {
+    auto lease = client_->Get<api::Lease>("kube-system", "kube-scheduler");
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    api::Lease intruder = **lease;
+    intruder.mutable_spec()->set_holder_identity("intruder");
+    intruder.mutable_spec()->set_lease_duration_seconds(1);
+    taken = client_->Update(intruder).ok();
+  }
+  ASSERT_TRUE(taken);
   ASSERT_TRUE(WaitUntil([&] { return !scheduler->IsLeader(); }));
   ASSERT_TRUE(WaitUntil([&] { return scheduler->IsLeader(); }));
 
