@@ -140,6 +140,8 @@ class KORCH_EXPORT CycleState {
   // Plugins skipped for this cycle (PreFilter/PreScore returned kSkip).
   absl::flat_hash_set<std::string>& skip_filter_plugins() { return skip_filter_; }
   absl::flat_hash_set<std::string>& skip_score_plugins() { return skip_score_; }
+  const absl::flat_hash_set<std::string>& skip_filter_plugins() const { return skip_filter_; }
+  const absl::flat_hash_set<std::string>& skip_score_plugins() const { return skip_score_; }
 
  private:
   std::vector<std::unique_ptr<StateData>> slots_;

@@ -93,6 +93,9 @@ class KORCH_EXPORT PodInfo {
   // toleration.
   static absl::StatusOr<std::shared_ptr<const PodInfo>> Create(std::shared_ptr<const api::Pod> pod);
   static absl::StatusOr<std::shared_ptr<const PodInfo>> Create(const api::Pod& pod);
+  // A copy placed on `node_name` (spec.nodeName set), without digesting the
+  // pod again: what the scheduler's cache holds for an assumed pod.
+  std::shared_ptr<const PodInfo> WithNodeName(const std::string& node_name) const;
 
   const api::Pod& pod() const { return *pod_; }
   const std::shared_ptr<const api::Pod>& pod_ptr() const { return pod_; }
