@@ -90,7 +90,11 @@ void SchedulingQueue::Heap::Remove(Entry* e) {
 
 SchedulingQueue::SchedulingQueue(QueueOptions options)
     : options_(std::move(options)),
-      active_([this](const Entry* a, const Entry* b) { return options_.less(*a->qpi, *b->qpi); }),
+      active_([this](const Entry* a, const Entry* b) {
+        if (options_.less(*a->qpi, *b->qpi)) return true;
+        if (options_.less(*b->qpi, *a->qpi)) return false;
+        return a->seq < b->seq;
+      }),
       backoff_(
           [](const Entry* a, const Entry* b) { return a->backoff_expiry < b->backoff_expiry; }) {
   last_unschedulable_flush_ = options_.clock->Now();
@@ -140,6 +144,7 @@ void SchedulingQueue::PlaceLocked(Entry& e, absl::Time now) {
   e.qpi->gated = false;
   e.qpi->timestamp = now;
   e.where = Where::kActive;
+  e.seq = ++seq_;
   active_.Push(&e);
   wake_ = true;
 }
@@ -153,6 +158,7 @@ void SchedulingQueue::MoveToActiveOrBackoffLocked(Entry& e, absl::Time now) {
     return;
   }
   e.where = Where::kActive;
+  e.seq = ++seq_;
   active_.Push(&e);
   wake_ = true;
 }
@@ -232,6 +238,7 @@ void SchedulingQueue::FlushLocked(absl::Time now) {
     Entry* e = backoff_.Top();
     backoff_.Remove(e);
     e->where = Where::kActive;
+    e->seq = ++seq_;
     active_.Push(e);
   }
   if (unschedulable_ > 0 && now - last_unschedulable_flush_ >= kUnschedulableFlushInterval) {
@@ -333,13 +340,13 @@ void SchedulingQueue::Done(absl::string_view key) {
   entries_.erase(it);
 }
 
-void SchedulingQueue::MoveAllToActiveOrBackoff(uint32_t event) {
+void SchedulingQueue::MoveAllToActiveOrBackoff(uint32_t event, absl::string_view except) {
   absl::Time now = options_.clock->Now();
   absl::MutexLock l(&mu_);
   if (in_flight_ > 0) move_request_cycle_ = cycle_;
   if (unschedulable_ == 0) return;
   for (auto& [key, e] : entries_) {
-    if (e->where != Where::kUnschedulable) continue;
+    if (e->where != Where::kUnschedulable || key == except) continue;
     bool interested = e->qpi->unschedulable_plugins.empty();
     for (const std::string& plugin : e->qpi->unschedulable_plugins) {
       if (EventsForPlugin(plugin) & event) {

@@ -86,7 +86,8 @@ class SchedulingQueue {
 
   // Moves the unschedulable pods that `event` may help to the active queue
   // (or to the backoff queue while they back off).
-  void MoveAllToActiveOrBackoff(uint32_t event);
+  // `except` names a pod left where it is.
+  void MoveAllToActiveOrBackoff(uint32_t event, absl::string_view except = "");
 
   struct Counts {
     int64_t active = 0;
@@ -108,6 +109,8 @@ class SchedulingQueue {
     int heap_index = -1;
     absl::Time backoff_expiry;
     int64_t popped_cycle = 0;
+    // Arrival order in the active queue: FIFO among pods QueueSort ties.
+    uint64_t seq = 0;
     // In flight: a newer version arrived (used when the pod is requeued).
     std::shared_ptr<const PodInfo> updated;
   };
@@ -146,6 +149,7 @@ class SchedulingQueue {
   int64_t gated_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t cycle_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t move_request_cycle_ ABSL_GUARDED_BY(mu_) = -1;
   absl::Time last_unschedulable_flush_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

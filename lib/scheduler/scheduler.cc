@@ -237,7 +237,10 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
   absl::Time NextWaitingDeadline() const;
   void SchedulingLoop();
   void BindingLoop();
-  void AssignedPodEvent(uint32_t event) { queue_->MoveAllToActiveOrBackoff(event); }
+  // `except`: a pod the event must not move (the one that caused it).
+  void AssignedPodEvent(uint32_t event, absl::string_view except = "") {
+    queue_->MoveAllToActiveOrBackoff(event, except);
+  }
 
   SchedulerOptions options_;
   Clock* const clock_;
@@ -575,7 +578,6 @@ void SchedulerImpl::OnWaitingResolved(WaitingPodImpl* wp) {
   // Rejected (by a plugin, a timeout, Stop() or the pod's removal).
   task.fw->RunUnreserve(*task.state, *task.assumed, task.node);
   cache_.ForgetPod(task.key).IgnoreError();
-  AssignedPodEvent(internal::kAssignedPodDelete);
   ScheduleResult result;
   absl::flat_hash_set<std::string> rejectors;
   if (!wp->rejected_by().empty()) rejectors.insert(wp->rejected_by());
@@ -583,6 +585,8 @@ void SchedulerImpl::OnWaitingResolved(WaitingPodImpl* wp) {
        absl::AbortedError(
            absl::StrCat("pod ", task.pod->key(), " rejected at Permit: ", wp->message())),
        rejectors);
+  // What the pod held on the node is free again.
+  AssignedPodEvent(internal::kAssignedPodDelete, task.key);
 }
 
 // ---------------------------------------------------------------------------
@@ -734,13 +738,13 @@ absl::Status SchedulerImpl::RunBindingCycle(BindingTask task) {
   if (!s.ok()) {
     task.fw->RunUnreserve(*task.state, *task.assumed, task.node);
     cache_.ForgetPod(task.key).IgnoreError();
-    // What the pod held on the node is free again.
-    AssignedPodEvent(internal::kAssignedPodDelete);
     absl::Status status =
         absl::UnavailableError(absl::StrCat("binding pod ", task.pod->key(), " to node ", task.node,
                                             ": plugin \"", s.plugin(), "\": ", s.ToString()));
     ScheduleResult result;
     Fail(*task.pod, std::move(task.qpi), result, status, {});
+    // What the pod held on the node is free again.
+    AssignedPodEvent(internal::kAssignedPodDelete, task.key);
     return status;
   }
   if (actions_ != &builtin_actions_) cache_.FinishBinding(task.key).IgnoreError();
@@ -820,8 +824,8 @@ int64_t SchedulerImpl::RunUntilIdle(int64_t max_pods) {
 
 absl::Status SchedulerImpl::Start() {
   absl::MutexLock l(&run_mu_);
-  if (running_) return absl::OkStatus();
   if (stopped_) return absl::FailedPreconditionError("the scheduler was stopped");
+  if (running_) return absl::OkStatus();
   running_ = true;
   scheduling_thread_ = std::thread([this] { SchedulingLoop(); });
   return absl::OkStatus();
