@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -133,18 +134,18 @@ absl::Status ReadLeaderElection(absl::string_view text, ApiSchedulerLeaderElecti
   return absl::OkStatus();
 }
 
-// A single thread that makes the API writes the scheduler must not wait
-// for (events, conditions), in order, from a bounded queue.
+// Threads that make the API writes the scheduler must not wait for
+// (events, conditions), from a bounded queue.
 class Writer {
  public:
-  explicit Writer(size_t max_pending) : max_pending_(max_pending) {}
+  Writer(size_t max_pending, int threads) : max_pending_(max_pending), threads_(threads) {}
   ~Writer() { Stop(); }
 
   void Start() {
     absl::MutexLock lock(&mu_);
     if (started_) return;
     started_ = true;
-    thread_ = std::thread([this] { Run(); });
+    for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { Run(); });
   }
 
   // False when the queue is full (the write is dropped) or stopped.
@@ -158,7 +159,7 @@ class Writer {
   bool WaitIdle(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return (jobs_.empty() && !busy_) || !started_;
+      return (jobs_.empty() && busy_ == 0) || !started_;
     };
     return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
   }
@@ -171,7 +172,8 @@ class Writer {
       stopping_ = true;
       jobs_.clear();
     }
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
   }
 
  private:
@@ -186,21 +188,22 @@ class Writer {
         if (stopping_) return;
         job = std::move(jobs_.front());
         jobs_.pop_front();
-        busy_ = true;
+        ++busy_;
       }
       job();
       absl::MutexLock lock(&mu_);
-      busy_ = false;
+      --busy_;
     }
   }
 
   const size_t max_pending_;
+  const int threads_;
   absl::Mutex mu_;
   std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;  // jobs running
+  std::vector<std::thread> workers_;
 };
 
 class ApiSchedulerImpl;
@@ -222,7 +225,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
         client_(*options_.client),
         clock_(options_.clock != nullptr ? options_.clock : RealClock().get()),
         log_(options_.logger),
-        writer_(options_.max_pending_writes) {
+        writer_(options_.max_pending_writes, options_.write_threads) {
     for (const Profile& p : options_.config.profiles) profiles_.insert(p.scheduler_name);
   }
 
@@ -236,6 +239,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
     so.seed = options_.seed;
     so.actions = this;
     so.async_binding = true;
+    so.binding_threads = options_.binding_threads;
     so.observer = this;
     KORCH_ASSIGN_OR_RETURN(std::unique_ptr<Scheduler> made, Scheduler::Create(std::move(so)));
     return std::shared_ptr<Scheduler>(std::move(made));
@@ -681,29 +685,37 @@ class ApiSchedulerImpl final : public ApiScheduler,
     }
   }
 
-  // Writer thread. Repeats of one (object, reason, message) update the
-  // count of the event first written, as Kubernetes' event correlator does.
+  // Writer threads. Repeats of one (object, reason, message) update the
+  // count of the event first written, as Kubernetes' event correlator does
+  // (two repeats written at once may count one).
   void RecordEvent(const api::Pod& pod, const std::string& type, const std::string& reason,
                    const std::string& action, std::string message) {
     message = Truncate(std::move(message));
     const absl::Time now = clock_->Now();
     const std::string key = absl::StrCat(pod.metadata().uid(), "\x1f", reason, "\x1f", message);
-    auto seen = recorded_.find(key);
-    if (seen != recorded_.end()) {
-      nlohmann::json patch = {{"count", seen->second.count + 1}, {"lastTimestamp", Rfc3339(now)}};
+    std::optional<Recorded> seen;
+    {
+      absl::MutexLock lock(&events_mu_);
+      if (auto it = recorded_.find(key); it != recorded_.end()) seen = it->second;
+    }
+    if (seen.has_value()) {
+      nlohmann::json patch = {{"count", seen->count + 1}, {"lastTimestamp", Rfc3339(now)}};
       auto patched = client_.Patch(client_.KindOf<api::Event>(), pod.metadata().namespace_(),
-                                   seen->second.name, client::PatchType::kMerge, patch.dump());
+                                   seen->name, client::PatchType::kMerge, patch.dump());
+      absl::MutexLock lock(&events_mu_);
       if (patched.ok()) {
-        ++seen->second.count;
+        if (auto it = recorded_.find(key); it != recorded_.end())
+          it->second.count = seen->count + 1;
         events_.fetch_add(1);
         return;
       }
-      recorded_.erase(seen);  // gone (e.g. expired): write a new one
+      recorded_.erase(key);  // gone (e.g. expired): write a new one
     }
     api::Event event;
     event.mutable_metadata()->set_namespace_(pod.metadata().namespace_());
-    event.mutable_metadata()->set_name(absl::StrCat(
-        pod.metadata().name(), ".", absl::Hex(absl::ToUnixNanos(now)), absl::Hex(++event_seq_)));
+    event.mutable_metadata()->set_name(absl::StrCat(pod.metadata().name(), ".",
+                                                    absl::Hex(absl::ToUnixNanos(now)),
+                                                    absl::Hex(event_seq_.fetch_add(1) + 1)));
     api::ObjectReference* ref = event.mutable_involved_object();
     ref->set_kind("Pod");
     ref->set_api_version("v1");
@@ -733,6 +745,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
     }
     events_.fetch_add(1);
     if (reason == "Scheduled") return;  // happens once per pod: nothing to correlate
+    absl::MutexLock lock(&events_mu_);
     if (recorded_.size() >= kMaxRememberedEvents) recorded_.clear();
     recorded_[key] = Recorded{event.metadata().name(), 1};
   }
@@ -762,13 +775,13 @@ class ApiSchedulerImpl final : public ApiScheduler,
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> scheduling_{false};
 
-  // Writer thread only.
   struct Recorded {
     std::string name;
     int32_t count = 0;
   };
-  absl::flat_hash_map<std::string, Recorded> recorded_;
-  uint64_t event_seq_ = 0;
+  absl::Mutex events_mu_;
+  absl::flat_hash_map<std::string, Recorded> recorded_ ABSL_GUARDED_BY(events_mu_);
+  std::atomic<uint64_t> event_seq_{0};
 
   std::atomic<int64_t> bindings_{0};
   std::atomic<int64_t> binding_failures_{0};
@@ -788,6 +801,11 @@ absl::StatusOr<std::unique_ptr<ApiScheduler>> ApiScheduler::Create(ApiSchedulerO
     KORCH_ASSIGN_OR_RETURN(options.config, ParseSchedulerConfiguration(options.config_text));
     KORCH_RETURN_IF_ERROR(ReadLeaderElection(options.config_text, options.leader_election));
   }
+  if (options.binding_threads < 1) {
+    return absl::InvalidArgumentError("binding_threads: must be at least 1");
+  }
+  if (options.write_threads < 1)
+    return absl::InvalidArgumentError("write_threads: must be at least 1");
   if (options.max_pending_writes == 0) {
     return absl::InvalidArgumentError("max_pending_writes: must be at least 1");
   }

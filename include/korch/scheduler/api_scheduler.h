@@ -97,8 +97,13 @@ struct ApiSchedulerOptions {
   client::SharedInformerFactory* informers = nullptr;
   // How long Start() waits for the informers' first lists.
   absl::Duration cache_sync_timeout = absl::Seconds(60);
+  // Bindings written at once (each waits for the store's write; several in
+  // flight share its syncs), like kube-scheduler's binding goroutines.
+  int32_t binding_threads = 16;
   // Record Scheduled / FailedScheduling / Preempted events.
   bool record_events = true;
+  // Threads writing events and conditions.
+  int32_t write_threads = 4;
   // Writes (events, PodScheduled conditions) waiting for the writer thread;
   // beyond this many, new writes are dropped (and counted), so a slow API
   // never makes scheduling wait or memory grow.
