@@ -53,8 +53,32 @@ struct AllocatableRequested {
   int64_t allocatable = 0;
   int64_t requested = 0;
 };
-AllocatableRequested NodeAmounts(const NodeInfo& node, const ResourceSpec& spec,
-                                 int64_t pod_request, bool use_requested);
+// Inline: called for every (pod, node, resource) while scoring.
+inline AllocatableRequested NodeAmounts(const NodeInfo& node, const ResourceSpec& spec,
+                                        int64_t pod_request, bool use_requested) {
+  const Resource& alloc = node.allocatable();
+  const Resource& req = node.requested();
+  switch (spec.kind) {
+    case ResourceSpec::Kind::kCpu:
+      return {alloc.milli_cpu,
+              (use_requested ? req.milli_cpu : node.non_zero_requested_milli_cpu()) + pod_request};
+    case ResourceSpec::Kind::kMemory:
+      return {alloc.memory,
+              (use_requested ? req.memory : node.non_zero_requested_memory()) + pod_request};
+    case ResourceSpec::Kind::kEphemeralStorage:
+      return {alloc.ephemeral_storage, req.ephemeral_storage + pod_request};
+    case ResourceSpec::Kind::kScalar: {
+      if (pod_request == 0) return {};
+      auto a = alloc.scalar.find(spec.name);
+      if (a == alloc.scalar.end()) return {};
+      auto r = req.scalar.find(spec.name);
+      return {a->second, (r == req.scalar.end() ? 0 : r->second) + pod_request};
+    }
+    case ResourceSpec::Kind::kIgnored:
+      break;
+  }
+  return {};
+}
 
 }  // namespace korch::scheduler::plugins
 
