@@ -191,7 +191,10 @@ TEST_F(ApiSchedulerTest, UnschedulablePodGetsConditionAndEventUntilANodeFits) {
   ASSERT_NE(scheduler, nullptr);
   CreatePod(MakePod(kNs, "big").Req("2", "1Gi"));
 
-  const std::string want = "0/1 nodes are available: 1 Insufficient cpu.";
+  // Kubernetes' words, with DefaultPreemption's finding after them.
+  const std::string want =
+      "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No "
+      "preemption victims found for incoming pod..";
   ASSERT_TRUE(WaitUntil([&] {
     auto pod = GetPod("big");
     const api::PodCondition* c = pod == nullptr ? nullptr : Condition(*pod, "PodScheduled");
@@ -249,8 +252,8 @@ TEST_F(ApiSchedulerTest, CountsPodsBoundByOthers) {
     const api::PodCondition* c = pod == nullptr ? nullptr : Condition(*pod, "PodScheduled");
     return c != nullptr && c->status() == "False";
   }));
-  EXPECT_EQ(Condition(*GetPod("late"), "PodScheduled")->message(),
-            "0/1 nodes are available: 1 Insufficient cpu.");
+  EXPECT_THAT(Condition(*GetPod("late"), "PodScheduled")->message(),
+              ::testing::StartsWith("0/1 nodes are available: 1 Insufficient cpu."));
   // Its deletion frees the node (grace period 0: gone at once).
   client::DeleteOptions now;
   now.grace_period_seconds = 0;
