@@ -68,6 +68,23 @@ std::string DefaultIdentity() {
 }
 
 bool IsAssigned(const api::Pod& pod) { return !pod.spec().node_name().empty(); }
+
+// What an event or a status write needs of a pod, copied instead of the
+// whole object for writes made later on the writer threads.
+struct PodRef {
+  explicit PodRef(const api::Pod& pod)
+      : ns(pod.metadata().namespace_()),
+        name(pod.metadata().name()),
+        uid(pod.metadata().uid()),
+        resource_version(pod.metadata().resource_version()),
+        scheduler_name(pod.spec().scheduler_name().empty() ? "default-scheduler"
+                                                           : pod.spec().scheduler_name()) {}
+  std::string ns;
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  std::string scheduler_name;
+};
 bool IsTerminating(const api::Pod& pod) { return pod.metadata().has_deletion_timestamp(); }
 
 const api::PodCondition* FindCondition(const api::Pod& pod, absl::string_view type) {
@@ -404,9 +421,9 @@ class ApiSchedulerImpl final : public ApiScheduler,
     if (!deleted.ok() && !absl::IsNotFound(deleted.status())) return deleted.status();
     evictions_.fetch_add(1);
     if (options_.record_events) {
-      auto v = std::make_shared<api::Pod>(victim);
-      QueueWrite(
-          [this, v, message] { RecordEvent(*v, "Normal", "Preempted", "Preempting", message); });
+      QueueWrite([this, v = PodRef(victim), message] {
+        RecordEvent(v, "Normal", "Preempted", "Preempting", message);
+      });
     }
     return absl::OkStatus();
   }
@@ -428,11 +445,9 @@ class ApiSchedulerImpl final : public ApiScheduler,
 
   void OnScheduled(const api::Pod& pod, const std::string& node_name) override {
     if (!options_.record_events) return;
-    auto p = std::make_shared<api::Pod>(pod);
-    QueueWrite([this, p, node_name] {
-      RecordEvent(*p, "Normal", "Scheduled", "Binding",
-                  absl::StrCat("Successfully assigned ", p->metadata().namespace_(), "/",
-                               p->metadata().name(), " to ", node_name));
+    QueueWrite([this, p = PodRef(pod), node_name] {
+      RecordEvent(p, "Normal", "Scheduled", "Binding",
+                  absl::StrCat("Successfully assigned ", p.ns, "/", p.name, " to ", node_name));
     });
   }
 
@@ -448,14 +463,13 @@ class ApiSchedulerImpl final : public ApiScheduler,
     } else {
       return;
     }
-    auto p = std::make_shared<api::Pod>(pod);
-    QueueWrite([this, p, reason, message = Truncate(std::move(message))] {
+    QueueWrite([this, p = PodRef(pod), reason, message = Truncate(std::move(message))] {
       // The live pod, as the informer last saw it: no condition for a pod
       // that is gone or was bound meanwhile (e.g. by another scheduler).
-      std::shared_ptr<const api::Pod> live = LivePod(*p);
+      std::shared_ptr<const api::Pod> live = LivePod(p);
       if (live == nullptr) return;
       if (options_.record_events) {
-        RecordEvent(*p, "Warning", "FailedScheduling", "Scheduling", message);
+        RecordEvent(p, "Warning", "FailedScheduling", "Scheduling", message);
       }
       if (!IsAssigned(*live)) SetUnschedulableCondition(*live, reason, message);
     });
@@ -646,11 +660,11 @@ class ApiSchedulerImpl final : public ApiScheduler,
     if (!writer_.Add(std::move(job))) dropped_writes_.fetch_add(1);
   }
 
-  std::shared_ptr<const api::Pod> LivePod(const api::Pod& pod) const {
+  std::shared_ptr<const api::Pod> LivePod(const PodRef& pod) const {
     if (pods_ == nullptr) return nullptr;
-    auto live = std::static_pointer_cast<const api::Pod>(pods_->indexer().Get(
-        absl::StrCat(pod.metadata().namespace_(), "/", pod.metadata().name())));
-    if (live == nullptr || live->metadata().uid() != pod.metadata().uid()) return nullptr;
+    auto live = std::static_pointer_cast<const api::Pod>(
+        pods_->indexer().Get(absl::StrCat(pod.ns, "/", pod.name)));
+    if (live == nullptr || live->metadata().uid() != pod.uid) return nullptr;
     return live;
   }
 
@@ -688,11 +702,11 @@ class ApiSchedulerImpl final : public ApiScheduler,
   // Writer threads. Repeats of one (object, reason, message) update the
   // count of the event first written, as Kubernetes' event correlator does
   // (two repeats written at once may count one).
-  void RecordEvent(const api::Pod& pod, const std::string& type, const std::string& reason,
+  void RecordEvent(const PodRef& pod, const std::string& type, const std::string& reason,
                    const std::string& action, std::string message) {
     message = Truncate(std::move(message));
     const absl::Time now = clock_->Now();
-    const std::string key = absl::StrCat(pod.metadata().uid(), "\x1f", reason, "\x1f", message);
+    const std::string key = absl::StrCat(pod.uid, "\x1f", reason, "\x1f", message);
     std::optional<Recorded> seen;
     {
       absl::MutexLock lock(&events_mu_);
@@ -700,8 +714,8 @@ class ApiSchedulerImpl final : public ApiScheduler,
     }
     if (seen.has_value()) {
       nlohmann::json patch = {{"count", seen->count + 1}, {"lastTimestamp", Rfc3339(now)}};
-      auto patched = client_.Patch(client_.KindOf<api::Event>(), pod.metadata().namespace_(),
-                                   seen->name, client::PatchType::kMerge, patch.dump());
+      auto patched = client_.Patch(client_.KindOf<api::Event>(), pod.ns, seen->name,
+                                   client::PatchType::kMerge, patch.dump());
       absl::MutexLock lock(&events_mu_);
       if (patched.ok()) {
         if (auto it = recorded_.find(key); it != recorded_.end())
@@ -712,23 +726,21 @@ class ApiSchedulerImpl final : public ApiScheduler,
       recorded_.erase(key);  // gone (e.g. expired): write a new one
     }
     api::Event event;
-    event.mutable_metadata()->set_namespace_(pod.metadata().namespace_());
-    event.mutable_metadata()->set_name(absl::StrCat(pod.metadata().name(), ".",
-                                                    absl::Hex(absl::ToUnixNanos(now)),
-                                                    absl::Hex(event_seq_.fetch_add(1) + 1)));
+    event.mutable_metadata()->set_namespace_(pod.ns);
+    event.mutable_metadata()->set_name(absl::StrCat(
+        pod.name, ".", absl::Hex(absl::ToUnixNanos(now)), absl::Hex(event_seq_.fetch_add(1) + 1)));
     api::ObjectReference* ref = event.mutable_involved_object();
     ref->set_kind("Pod");
     ref->set_api_version("v1");
-    ref->set_namespace_(pod.metadata().namespace_());
-    ref->set_name(pod.metadata().name());
-    ref->set_uid(pod.metadata().uid());
-    ref->set_resource_version(pod.metadata().resource_version());
+    ref->set_namespace_(pod.ns);
+    ref->set_name(pod.name);
+    ref->set_uid(pod.uid);
+    ref->set_resource_version(pod.resource_version);
     event.set_reason(reason);
     event.set_message(message);
     event.set_type(type);
     event.set_action(action);
-    const std::string component =
-        pod.spec().scheduler_name().empty() ? "default-scheduler" : pod.spec().scheduler_name();
+    const std::string& component = pod.scheduler_name;
     event.mutable_source()->set_component(component);
     event.set_reporting_component(component);
     event.set_reporting_instance(identity());
@@ -738,9 +750,8 @@ class ApiSchedulerImpl final : public ApiScheduler,
     auto created = client_.Create(event);
     if (!created.ok()) {
       write_failures_.fetch_add(1);
-      KORCH_LOG(log_, kDebug) << "Recording event " << reason << " on "
-                              << pod.metadata().namespace_() << "/" << pod.metadata().name() << ": "
-                              << created.status();
+      KORCH_LOG(log_, kDebug) << "Recording event " << reason << " on " << pod.ns << "/" << pod.name
+                              << ": " << created.status();
       return;
     }
     events_.fetch_add(1);
