@@ -12,6 +12,10 @@
 namespace korch::scheduler::internal {
 namespace {
 
+// Filter or Score calls below which one cycle's work is not worth handing
+// to the workers (waking them costs microseconds).
+constexpr int64_t kMinParallelCalls = 2048;
+
 int64_t DefaultWeight(absl::string_view name) {
   if (name == names::kTaintToleration) return 3;
   if (name == names::kNodeAffinity || name == names::kInterPodAffinity ||
@@ -243,9 +247,9 @@ void Framework::ParallelFor(int n, const std::function<void(int)>& fn) {
 }
 
 template <typename Fn>
-void Framework::ForChunks(int n, int chunk, Fn&& fn) {
+void Framework::ForChunks(int parallel_n, int n, int chunk, Fn&& fn) {
   if (n <= 0) return;
-  if (pool_ == nullptr || n <= chunk) {
+  if (pool_ == nullptr || parallel_n <= chunk) {
     fn(0, n);
     return;
   }
@@ -304,28 +308,32 @@ PluginStatus Framework::FilterWithNominated(
 
 bool Framework::FilterNode(const CycleState& state, const PodInfo& pod, const NodeInfo& node,
                            int pos) {
-  int rejector = -1;
-  PluginStatus s;
-  auto nominated = nominated_.empty() ? nominated_.end() : nominated_.find(node.name());
-  if (nominated != nominated_.end()) {
-    s = FilterWithNominated(state, pod, node, nominated->second, &rejector);
-  } else {
-    for (int k : active_filters_) {
-      s = filters_[k].plugin->Filter(state, pod, node);
-      if (!s.ok()) {
-        rejector = k;
-        break;
+  if (!nominated_.empty()) {
+    auto it = nominated_.find(node.name());
+    if (it != nominated_.end()) {
+      int rejector = -1;
+      PluginStatus s = FilterWithNominated(state, pod, node, it->second, &rejector);
+      if (s.ok()) {
+        node_result_[pos] = 1;
+        return true;
       }
+      node_result_[pos] = 2;
+      node_rejector_[pos] = static_cast<int16_t>(rejector);
+      node_status_[pos] = std::move(s);
+      return false;
     }
   }
-  if (s.ok()) {
-    node_result_[pos] = 1;
-    return true;
+  for (int k : active_filters_) {
+    PluginStatus s = filters_[k].plugin->Filter(state, pod, node);
+    if (!s.ok()) [[unlikely]] {
+      node_result_[pos] = 2;
+      node_rejector_[pos] = static_cast<int16_t>(k);
+      node_status_[pos] = std::move(s);
+      return false;
+    }
   }
-  node_result_[pos] = 2;
-  node_rejector_[pos] = static_cast<int16_t>(rejector);
-  node_status_[pos] = std::move(s);
-  return false;
+  node_result_[pos] = 1;
+  return true;
 }
 
 PluginStatus Framework::RunFilterPluginsWithNominatedPods(CycleState& state, const PodInfo& pod,
@@ -439,11 +447,18 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   AlgorithmResult result;
   const auto& all = snapshot_->List();
 
+  // One allocation each for the state's slots and skip sets, rather than
+  // one per plugin that writes or skips.
+  if (!state_keys_.empty()) state.Write(static_cast<StateKey>(state_keys_.size()) - 1, nullptr);
+  state.skip_filter_plugins().reserve(pre_filters_.size());
+  state.skip_score_plugins().reserve(pre_scores_.size());
+
   // PreFilter.
   std::optional<absl::flat_hash_set<std::string>> restrict;
   std::vector<std::string> restricting;
   active_filters_.clear();
-  std::vector<uint8_t> skip_filter(filters_.size(), 0);
+  std::vector<uint8_t>& skip_filter = skip_filter_;
+  skip_filter.assign(filters_.size(), 0);
   for (const auto& e : pre_filters_) {
     PreFilterResult r;
     PluginStatus s = e.plugin->PreFilter(state, pod, r);
@@ -537,7 +552,9 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   const int start = candidates != nullptr ? 0 : next_start_index_ % n;
   if (candidates == nullptr) next_start_index_ = start;
   auto node_at = [&](int pos) -> const NodeInfo* {
-    return candidates != nullptr ? (*candidates)[pos] : all[(start + pos) % n];
+    if (candidates != nullptr) return (*candidates)[pos];
+    int i = start + pos;
+    return all[i >= n ? i - n : i];
   };
 
   // A node nominated for the pod by an earlier preemption is tried first.
@@ -570,7 +587,9 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   if (active_filters_.empty() && nominated_.empty()) {
     for (int pos = 0; pos < std::min(n, to_find); ++pos) node_result_[pos] = 1;
   } else {
-    ForChunks(n, 64, [&](int begin, int end) {
+    const bool parallel =
+        static_cast<int64_t>(std::min(n, to_find)) * active_filters_.size() >= kMinParallelCalls;
+    ForChunks(parallel ? n : 0, n, 64, [&](int begin, int end) {
       for (int pos = begin; pos < end; ++pos) {
         if (found.load(std::memory_order_relaxed) >= to_find) return;
         if (FilterNode(state, pod, *node_at(pos), pos)) {
@@ -621,7 +640,8 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
 
   // PreScore.
   const int f = static_cast<int>(feasible_.size());
-  std::vector<uint8_t> skip_score(scores_.size(), 0);
+  std::vector<uint8_t>& skip_score = skip_score_;
+  skip_score.assign(scores_.size(), 0);
   for (const auto& e : pre_scores_) {
     PluginStatus s = e.plugin->PreScore(state, pod, absl::MakeConstSpan(feasible_));
     if (s.IsSkip()) {
@@ -649,7 +669,8 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   if (totals_.size() < static_cast<size_t>(f)) totals_.resize(f);
   std::fill(totals_.begin(), totals_.begin() + f, 0);
   if (num_scores > 0) {
-    ForChunks(f, 64, [&](int begin, int end) {
+    const bool parallel = static_cast<int64_t>(f) * num_scores >= kMinParallelCalls;
+    ForChunks(parallel ? f : 0, f, 64, [&](int begin, int end) {
       for (int j = 0; j < num_scores; ++j) {
         const ScorePlugin* plugin = scores_[active_scores_[j]].plugin;
         NodeScore* out = &node_scores_[static_cast<size_t>(j) * f];
@@ -670,22 +691,31 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
           return result;
         }
       }
-      for (int i = 0; i < f; ++i) totals_[i] += span[i].score * e.weight;
+      const int64_t weight = e.weight;
+      int64_t* __restrict totals = totals_.data();
+      const NodeScore* __restrict scores = span.data();
+      for (int i = 0; i < f; ++i) totals[i] += scores[i].score * weight;
     }
   }
 
-  // The best node; ties broken uniformly at random (reservoir sampling).
-  int best = 0;
+  // The best node; ties broken uniformly at random with one draw (the
+  // same distribution as kube-scheduler's reservoir sampling, without a
+  // division per tie).
   int64_t best_score = totals_[0];
-  uint64_t ties = 1;
-  for (int i = 1; i < f; ++i) {
+  int ties = 0;
+  for (int i = 0; i < f; ++i) {
     if (totals_[i] > best_score) {
-      best = i;
       best_score = totals_[i];
-      ties = 1;
-    } else if (totals_[i] == best_score) {
-      ++ties;
-      if (rng() % ties == 0) best = i;
+      ties = 0;
+    }
+    ties += totals_[i] == best_score;
+  }
+  int pick = ties > 1 ? static_cast<int>(rng() % static_cast<uint64_t>(ties)) : 0;
+  int best = 0;
+  for (int i = 0; i < f; ++i) {
+    if (totals_[i] == best_score && pick-- == 0) {
+      best = i;
+      break;
     }
   }
   result.node = feasible_[best];

@@ -148,9 +148,10 @@ class Framework final : public Handle {
   PluginStatus RunActiveFilters(const CycleState& state, const PodInfo& pod, const NodeInfo& node,
                                 int* rejector) const;
   // Runs fn(begin, end) over [0, n) in chunks on the workers and the
-  // calling thread; inline when `n` is small or there are no workers.
+  // calling thread; inline when `parallel_n` is not more than one chunk or
+  // there are no workers.
   template <typename Fn>
-  void ForChunks(int n, int chunk, Fn&& fn);
+  void ForChunks(int parallel_n, int n, int chunk, Fn&& fn);
   void BuildFailure(const PodInfo& pod, int evaluated_positions,
                     const std::vector<const NodeInfo*>* candidates, AlgorithmResult& result);
 
@@ -181,6 +182,8 @@ class Framework final : public Handle {
   int next_start_index_ = 0;
   std::vector<int> active_filters_;
   std::vector<int> active_scores_;
+  std::vector<uint8_t> skip_filter_;
+  std::vector<uint8_t> skip_score_;
   std::vector<uint8_t> node_result_;  // per position: 0 not evaluated, 1 fits, 2 rejected
   std::vector<PluginStatus> node_status_;
   std::vector<int16_t> node_rejector_;

@@ -333,9 +333,7 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> PodInfo::Create(
 
 std::shared_ptr<const PodInfo> PodInfo::WithNodeName(const std::string& node_name) const {
   std::shared_ptr<PodInfo> copy(new PodInfo(*this));
-  auto pod = std::make_shared<api::Pod>(*pod_);
-  pod->mutable_spec()->set_node_name(node_name);
-  copy->pod_ = std::move(pod);
+  copy->node_name_ = node_name;
   return copy;
 }
 

@@ -93,8 +93,10 @@ class KORCH_EXPORT PodInfo {
   // toleration.
   static absl::StatusOr<std::shared_ptr<const PodInfo>> Create(std::shared_ptr<const api::Pod> pod);
   static absl::StatusOr<std::shared_ptr<const PodInfo>> Create(const api::Pod& pod);
-  // A copy placed on `node_name` (spec.nodeName set), without digesting the
-  // pod again: what the scheduler's cache holds for an assumed pod.
+  // A copy whose node_name() is `node_name`, sharing the pod object (whose
+  // spec.nodeName is not changed: copying it would cost more than the rest
+  // of a scheduling cycle): what the scheduler's cache holds for an assumed
+  // pod.
   std::shared_ptr<const PodInfo> WithNodeName(const std::string& node_name) const;
 
   const api::Pod& pod() const { return *pod_; }
@@ -102,7 +104,11 @@ class KORCH_EXPORT PodInfo {
   // "namespace/name".
   const std::string& key() const { return key_; }
   const std::string& uid() const { return pod_->metadata().uid(); }
-  const std::string& node_name() const { return pod_->spec().node_name(); }
+  // spec.nodeName, or the node a scheduling cycle placed the pod on (see
+  // WithNodeName()).
+  const std::string& node_name() const {
+    return node_name_.empty() ? pod_->spec().node_name() : node_name_;
+  }
   const std::string& scheduler_name() const { return scheduler_name_; }
   // spec.priority (0 when unset).
   int32_t priority() const { return priority_; }
@@ -138,6 +144,7 @@ class KORCH_EXPORT PodInfo {
   PodInfo() = default;
 
   std::shared_ptr<const api::Pod> pod_;
+  std::string node_name_;  // set by WithNodeName()
   std::string key_;
   std::string scheduler_name_;
   int32_t priority_ = 0;

@@ -7,21 +7,23 @@ namespace korch::scheduler {
 Registry NewInTreeRegistry() {
   Registry r;
   // Names are distinct constants: registration cannot fail.
-  r.Register(names::kPrioritySort, plugins::NewPrioritySort).IgnoreError();
-  r.Register(names::kSchedulingGates, plugins::NewSchedulingGates).IgnoreError();
-  r.Register(names::kNodeName, plugins::NewNodeName).IgnoreError();
-  r.Register(names::kNodeUnschedulable, plugins::NewNodeUnschedulable).IgnoreError();
-  r.Register(names::kNodeResourcesFit, plugins::NewNodeResourcesFit).IgnoreError();
-  r.Register(names::kNodeResourcesBalancedAllocation, plugins::NewNodeResourcesBalancedAllocation)
-      .IgnoreError();
-  r.Register(names::kNodeAffinity, plugins::NewNodeAffinity).IgnoreError();
-  r.Register(names::kTaintToleration, plugins::NewTaintToleration).IgnoreError();
-  r.Register(names::kNodePorts, plugins::NewNodePorts).IgnoreError();
-  r.Register(names::kImageLocality, plugins::NewImageLocality).IgnoreError();
-  r.Register(names::kInterPodAffinity, plugins::NewInterPodAffinity).IgnoreError();
-  r.Register(names::kPodTopologySpread, plugins::NewPodTopologySpread).IgnoreError();
-  r.Register(names::kDefaultPreemption, plugins::NewDefaultPreemption).IgnoreError();
-  r.Register(names::kDefaultBinder, plugins::NewDefaultBinder).IgnoreError();
+  auto add = [&r](absl::string_view name, PluginFactory factory) {
+    r.Register(name, std::move(factory)).IgnoreError();
+  };
+  add(names::kPrioritySort, plugins::NewPrioritySort);
+  add(names::kSchedulingGates, plugins::NewSchedulingGates);
+  add(names::kDefaultBinder, plugins::NewDefaultBinder);
+  add(names::kNodeName, plugins::NewNodeName);
+  add(names::kNodeUnschedulable, plugins::NewNodeUnschedulable);
+  add(names::kNodeResourcesFit, plugins::NewNodeResourcesFit);
+  add(names::kNodeResourcesBalancedAllocation, plugins::NewNodeResourcesBalancedAllocation);
+  add(names::kNodeAffinity, plugins::NewNodeAffinity);
+  add(names::kTaintToleration, plugins::NewTaintToleration);
+  add(names::kNodePorts, plugins::NewNodePorts);
+  add(names::kImageLocality, plugins::NewImageLocality);
+  add(names::kInterPodAffinity, plugins::NewInterPodAffinity);
+  add(names::kPodTopologySpread, plugins::NewPodTopologySpread);
+  add(names::kDefaultPreemption, plugins::NewDefaultPreemption);
   return r;
 }
 
