@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -152,31 +153,37 @@ absl::Status ReadLeaderElection(absl::string_view text, ApiSchedulerLeaderElecti
 }
 
 // Threads that make the API writes the scheduler must not wait for
-// (events, conditions), from a bounded queue.
+// (events, conditions), from bounded queues. Writes about one pod go to one
+// thread, in order, so that repeats of an event are counted on one Event
+// and a pod's conditions are written in the order they happened.
 class Writer {
  public:
-  Writer(size_t max_pending, int threads) : max_pending_(max_pending), threads_(threads) {}
+  Writer(size_t max_pending, int threads)
+      : max_pending_(max_pending), threads_(threads), jobs_(threads) {}
   ~Writer() { Stop(); }
 
   void Start() {
     absl::MutexLock lock(&mu_);
     if (started_) return;
     started_ = true;
-    for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { Run(); });
+    for (int i = 0; i < threads_; ++i) workers_.emplace_back([this, i] { Run(i); });
   }
 
-  // False when the queue is full (the write is dropped) or stopped.
-  bool Add(std::function<void()> job) {
+  // Queues `job` on the thread for `shard` (e.g. the pod's uid). False when
+  // max_pending writes are queued (the write is dropped) or stopping.
+  bool Add(absl::string_view shard, std::function<void()> job) {
+    const size_t i = absl::Hash<absl::string_view>()(shard) % jobs_.size();
     absl::MutexLock lock(&mu_);
-    if (stopping_ || jobs_.size() >= max_pending_) return false;
-    jobs_.push_back(std::move(job));
+    if (stopping_ || pending_ >= max_pending_) return false;
+    jobs_[i].push_back(std::move(job));
+    ++pending_;
     return true;
   }
 
   bool WaitIdle(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return (jobs_.empty() && busy_ == 0) || !started_;
+      return (pending_ == 0 && busy_ == 0) || !started_;
     };
     return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
   }
@@ -187,24 +194,26 @@ class Writer {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
-      jobs_.clear();
+      for (auto& q : jobs_) q.clear();
+      pending_ = 0;
     }
     for (std::thread& t : workers_) t.join();
     workers_.clear();
   }
 
  private:
-  void Run() {
+  void Run(int i) {
     while (true) {
       std::function<void()> job;
       {
         absl::MutexLock lock(&mu_);
-        auto ready = [this]()
-                         ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_.empty(); };
+        auto ready = [this, i]()
+                         ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !jobs_[i].empty(); };
         mu_.Await(absl::Condition(&ready));
         if (stopping_) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
+        job = std::move(jobs_[i].front());
+        jobs_[i].pop_front();
+        --pending_;
         ++busy_;
       }
       job();
@@ -216,7 +225,8 @@ class Writer {
   const size_t max_pending_;
   const int threads_;
   absl::Mutex mu_;
-  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::deque<std::function<void()>>> jobs_ ABSL_GUARDED_BY(mu_);
+  size_t pending_ ABSL_GUARDED_BY(mu_) = 0;  // queued, not running
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int busy_ ABSL_GUARDED_BY(mu_) = 0;  // jobs running
@@ -421,7 +431,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
     if (!deleted.ok() && !absl::IsNotFound(deleted.status())) return deleted.status();
     evictions_.fetch_add(1);
     if (options_.record_events) {
-      QueueWrite([this, v = PodRef(victim), message] {
+      QueueWrite(victim.metadata().uid(), [this, v = PodRef(victim), message] {
         RecordEvent(v, "Normal", "Preempted", "Preempting", message);
       });
     }
@@ -445,7 +455,7 @@ class ApiSchedulerImpl final : public ApiScheduler,
 
   void OnScheduled(const api::Pod& pod, const std::string& node_name) override {
     if (!options_.record_events) return;
-    QueueWrite([this, p = PodRef(pod), node_name] {
+    QueueWrite(pod.metadata().uid(), [this, p = PodRef(pod), node_name] {
       RecordEvent(p, "Normal", "Scheduled", "Binding",
                   absl::StrCat("Successfully assigned ", p.ns, "/", p.name, " to ", node_name));
     });
@@ -463,16 +473,17 @@ class ApiSchedulerImpl final : public ApiScheduler,
     } else {
       return;
     }
-    QueueWrite([this, p = PodRef(pod), reason, message = Truncate(std::move(message))] {
-      // The live pod, as the informer last saw it: no condition for a pod
-      // that is gone or was bound meanwhile (e.g. by another scheduler).
-      std::shared_ptr<const api::Pod> live = LivePod(p);
-      if (live == nullptr) return;
-      if (options_.record_events) {
-        RecordEvent(p, "Warning", "FailedScheduling", "Scheduling", message);
-      }
-      if (!IsAssigned(*live)) SetUnschedulableCondition(*live, reason, message);
-    });
+    QueueWrite(pod.metadata().uid(),
+               [this, p = PodRef(pod), reason, message = Truncate(std::move(message))] {
+                 // The live pod, as the informer last saw it: no condition for a pod
+                 // that is gone or was bound meanwhile (e.g. by another scheduler).
+                 std::shared_ptr<const api::Pod> live = LivePod(p);
+                 if (live == nullptr) return;
+                 if (options_.record_events) {
+                   RecordEvent(p, "Warning", "FailedScheduling", "Scheduling", message);
+                 }
+                 if (!IsAssigned(*live)) SetUnschedulableCondition(*live, reason, message);
+               });
   }
 
   // --- Informer handlers ------------------------------------------------------
@@ -656,8 +667,8 @@ class ApiSchedulerImpl final : public ApiScheduler,
     s->WaitForBindings();
   }
 
-  void QueueWrite(std::function<void()> job) {
-    if (!writer_.Add(std::move(job))) dropped_writes_.fetch_add(1);
+  void QueueWrite(absl::string_view pod_uid, std::function<void()> job) {
+    if (!writer_.Add(pod_uid, std::move(job))) dropped_writes_.fetch_add(1);
   }
 
   std::shared_ptr<const api::Pod> LivePod(const PodRef& pod) const {

@@ -218,6 +218,30 @@ TEST_F(ApiSchedulerTest, UnschedulablePodGetsConditionAndEventUntilANodeFits) {
   ASSERT_TRUE(WaitUntil([&] { return !Events("big", "Scheduled").empty(); }));
 }
 
+TEST_F(ApiSchedulerTest, RepeatedFailuresCountOnOneEvent) {
+  CreateNode(MakeNode("small").Cpu("1").Memory("4Gi"));
+  ApiScheduler* scheduler = StartScheduler(Options());
+  ASSERT_NE(scheduler, nullptr);
+  CreatePod(MakePod(kNs, "big").Req("2", "1Gi"));
+  ASSERT_TRUE(WaitUntil([&] { return !Events("big", "FailedScheduling").empty(); }));
+
+  // More cpu, still not enough: the pod is tried again and fails the same
+  // way; the event's count goes up instead of a second event appearing.
+  auto node = client_->Get<api::Node>("", "small");
+  ASSERT_TRUE(node.ok()) << node.status();
+  api::Node bigger = **node;
+  (*bigger.mutable_status()->mutable_allocatable())["cpu"] = "1500m";
+  (*bigger.mutable_status()->mutable_capacity())["cpu"] = "1500m";
+  client::UpdateOptions status;
+  status.subresource = "status";
+  ASSERT_TRUE(client_->Update(bigger, status).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    std::vector<api::Event> events = Events("big", "FailedScheduling");
+    return events.size() == 1 && events[0].count() >= 2;
+  })) << "FailedScheduling events: "
+      << Events("big", "FailedScheduling").size();
+}
+
 TEST_F(ApiSchedulerTest, LeavesOtherSchedulersAndTerminatingPodsAlone) {
   CreateNode(MakeNode("node-0").Cpu("4").Memory("8Gi"));
   // A pod being deleted (held by a finalizer) before the scheduler starts.

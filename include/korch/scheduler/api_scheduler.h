@@ -102,9 +102,9 @@ struct ApiSchedulerOptions {
   int32_t binding_threads = 16;
   // Record Scheduled / FailedScheduling / Preempted events.
   bool record_events = true;
-  // Threads writing events and conditions.
+  // Threads writing events and conditions (a pod's writes all go to one).
   int32_t write_threads = 4;
-  // Writes (events, PodScheduled conditions) waiting for the writer thread;
+  // Writes (events, PodScheduled conditions) waiting for the writer threads;
   // beyond this many, new writes are dropped (and counted), so a slow API
   // never makes scheduling wait or memory grow.
   size_t max_pending_writes = 10000;
