@@ -33,7 +33,7 @@
 // lease, so another replica takes over at its next retry.
 //
 // Thread-safe. The informer threads call the embedded Scheduler; writes
-// (events, status) are made by a writer thread the ApiScheduler owns.
+// (events, status) and bindings are made by threads the ApiScheduler owns.
 #ifndef KORCH_SCHEDULER_API_SCHEDULER_H_
 #define KORCH_SCHEDULER_API_SCHEDULER_H_
 
@@ -138,7 +138,7 @@ class KORCH_EXPORT ApiScheduler {
   virtual absl::Status Start() = 0;
   // Stops scheduling (after the cycle in progress and the bindings in
   // flight), gives the lease up, stops the informers this ApiScheduler
-  // made and the writer thread. Idempotent.
+  // made and the writer threads. Idempotent.
   virtual void Stop() = 0;
 
   // True while this replica schedules: always after Start() without leader
