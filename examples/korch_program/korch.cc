@@ -1,14 +1,15 @@
 // korch: the all-in-one program.
 //
 //   korch server --data-dir DIR [--listen HOST:PORT] [--store etcd://HOST:PORT,...]
+//                [--no-scheduler] [--scheduler-config FILE]
 //   korch version
 //
 // `korch server` runs the API server on the embedded RocksDB store (or on
-// etcd) behind HTTPS, with the garbage collector and the namespace
-// controller. On first start it makes a CA, a serving certificate and an
-// admin credential under DIR/pki and writes DIR/admin.kubeconfig, so that
-// `kubectl --kubeconfig DIR/admin.kubeconfig get pods` works at once. It
-// serves until SIGINT or SIGTERM, then shuts down cleanly and exits 0.
+// etcd) behind HTTPS, with the garbage collector, the namespace controller
+// and the scheduler (unless --no-scheduler). On first start it makes a CA, a serving certificate
+// and an admin credential under DIR/pki and writes DIR/admin.kubeconfig, so that `kubectl
+// --kubeconfig DIR/admin.kubeconfig get pods` works at once. It serves until SIGINT or SIGTERM,
+// then shuts down cleanly and exits 0.
 //
 // Exit status: 0 on success, 1 when the server cannot start or fails, 2 on
 // usage errors (unknown command or flag, bad flag value).
@@ -24,10 +25,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -56,6 +59,7 @@
 #include "korch/client/client.h"
 #include "korch/controllers/garbage_collector.h"
 #include "korch/controllers/namespace_controller.h"
+#include "korch/scheduler/api_scheduler.h"
 #include "korch/store.h"
 
 namespace {
@@ -251,6 +255,8 @@ struct ServerFlags {
   std::string simulated_node_labels;
   std::string simulated_node_zones = "3";
   korch::agent::SimulatedNodesOptions simulated;  // parsed from the above
+  bool no_scheduler = false;
+  std::string scheduler_config;
 };
 
 // "k=v,k2=v2" -> map; errors name the flag.
@@ -732,6 +738,31 @@ int RunServer(const ServerFlags& flags, const ListenAddress& listen,
                           << ")";
   }
 
+  // The scheduler, unless another one is wanted. With --store etcd several
+  // korch servers may share one cluster: they elect one scheduling leader.
+  std::unique_ptr<korch::scheduler::ApiScheduler> scheduler;
+  if (!flags.no_scheduler) {
+    korch::scheduler::ApiSchedulerOptions sched_options;
+    sched_options.client = client.get();
+    if (!flags.scheduler_config.empty()) {
+      std::ifstream in(flags.scheduler_config, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        return fail("reading --scheduler-config",
+                    absl::NotFoundError(absl::StrCat(flags.scheduler_config, ": cannot read")));
+      }
+      sched_options.config_text = text.str();
+    }
+    sched_options.leader_election.enabled = !etcd_endpoints.empty();
+    sched_options.logger = korch::Logger("scheduler", level);
+    auto made = korch::scheduler::ApiScheduler::Create(std::move(sched_options));
+    if (!made.ok()) return fail("configuring the scheduler", made.status());
+    scheduler = *std::move(made);
+    if (absl::Status s = scheduler->Start(); !s.ok()) return fail("starting the scheduler", s);
+    KORCH_LOG(log, kInfo) << "Scheduler started as " << scheduler->identity();
+  }
+
   // The admin kubeconfig (0600: it holds the admin's key and token).
   const std::string kubeconfig_path = data_dir + "/admin.kubeconfig";
   if (absl::Status s = apiserver::WriteFileAtomically(
@@ -757,6 +788,8 @@ int RunServer(const ServerFlags& flags, const ListenAddress& listen,
   }).detach();
 
   (*http)->Shutdown();
+  if (scheduler != nullptr) scheduler->Stop();
+  scheduler.reset();
   if (simulated != nullptr) simulated->Stop();
   (*namespaces)->Stop();
   (*gc)->Stop();
@@ -772,11 +805,12 @@ int RunServer(const ServerFlags& flags, const ListenAddress& listen,
 
 int ServerCommand(const std::vector<std::string>& args) {
   ServerFlags flags;
-  FlagSet set("korch server", "korch server --data-dir DIR [flags]",
-              "Runs the Kubernetes API server with the garbage collector and the namespace\n"
-              "controller. On first start it creates a CA, a serving certificate and an admin\n"
-              "credential under DIR/pki, and writes DIR/admin.kubeconfig for kubectl. Serves\n"
-              "until SIGINT or SIGTERM.");
+  FlagSet set(
+      "korch server", "korch server --data-dir DIR [flags]",
+      "Runs the Kubernetes API server with the scheduler, the garbage collector and the\n"
+      "namespace controller. On first start it creates a CA, a serving certificate and an admin\n"
+      "credential under DIR/pki, and writes DIR/admin.kubeconfig for kubectl. Serves\n"
+      "until SIGINT or SIGTERM.");
   set.String("data-dir", &flags.data_dir, "DIR",
              "where the store, the certificates and the kubeconfig live (required)");
   set.String("listen", &flags.listen, "HOST:PORT", "address to serve on; port 0 picks a free port");
@@ -799,6 +833,10 @@ int ServerCommand(const std::vector<std::string>& args) {
   set.String("simulated-node-zones", &flags.simulated_node_zones, "N",
              "spread simulated nodes over N zones (topology.kubernetes.io/zone=zone-I; "
              "default 3)");
+  set.Bool("no-scheduler", &flags.no_scheduler,
+           "do not run the scheduler (pods stay Pending unless another scheduler binds them)");
+  set.String("scheduler-config", &flags.scheduler_config, "FILE",
+             "a KubeSchedulerConfiguration (YAML or JSON) for the scheduler");
   if (auto exit = ParseFlags(set, args)) return *exit;
   if (absl::Status s = ParseSimulatedNodeFlags(flags); !s.ok()) {
     return UsageError(set.command(), s.message());
@@ -821,6 +859,13 @@ int ServerCommand(const std::vector<std::string>& args) {
   for (const std::string& san : flags.tls_sans) {
     if (san.empty()) return UsageError(set.command(), "--tls-san must not be empty");
   }
+  if (!flags.scheduler_config.empty() && !Exists(flags.scheduler_config)) {
+    return UsageError(set.command(), absl::StrCat("--scheduler-config ", flags.scheduler_config,
+                                                  ": no such file"));
+  }
+  if (flags.no_scheduler && !flags.scheduler_config.empty()) {
+    return UsageError(set.command(), "--scheduler-config and --no-scheduler exclude each other");
+  }
   if (!flags.token_auth_file.empty() && !Exists(flags.token_auth_file)) {
     return UsageError(set.command(),
                       absl::StrCat("--token-auth-file ", flags.token_auth_file, ": no such file"));
@@ -837,7 +882,7 @@ constexpr char kTopUsage[] =
     "korch runs the Kubernetes control plane as one program.\n"
     "\n"
     "Commands:\n"
-    "  server    run the API server (see 'korch server --help')\n"
+    "  server    run the API server and the scheduler (see 'korch server --help')\n"
     "  version   print korch's version and the Kubernetes API version it speaks\n"
     "  help      show help for a command ('korch help server')\n"
     "\n"

@@ -237,6 +237,9 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
   absl::Time NextWaitingDeadline() const;
   void SchedulingLoop();
   void BindingLoop();
+  // The binding threads after the first: binding cycles only (the first
+  // also expires pods waiting at Permit).
+  void BindingWorker();
   // `except`: a pod the event must not move (the one that caused it).
   void AssignedPodEvent(uint32_t event, absl::string_view except = "") {
     queue_->MoveAllToActiveOrBackoff(event, except);
@@ -276,6 +279,7 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
   bool stopped_ ABSL_GUARDED_BY(run_mu_) = false;
   std::thread scheduling_thread_;
   std::thread binding_thread_;
+  std::vector<std::thread> binding_workers_;
 
   std::atomic<int64_t> scheduled_{0};
   std::atomic<int64_t> failed_{0};
@@ -309,6 +313,10 @@ absl::Status SchedulerImpl::Init() {
   const SchedulerConfiguration& config = options_.config;
   if (config.profiles.empty()) {
     return absl::InvalidArgumentError("profiles: Required value: at least one profile");
+  }
+  if (options_.binding_threads < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "binding_threads: Invalid value: ", options_.binding_threads, ": must be at least 1"));
   }
   if (config.parallelism < 1) {
     return absl::InvalidArgumentError(
@@ -349,7 +357,12 @@ absl::Status SchedulerImpl::Init() {
     return fw != nullptr ? fw->RunPreEnqueue(pod) : PluginStatus();
   };
   queue_ = std::make_unique<SchedulingQueue>(std::move(qo));
-  if (options_.async_binding) binding_thread_ = std::thread([this] { BindingLoop(); });
+  if (options_.async_binding) {
+    binding_thread_ = std::thread([this] { BindingLoop(); });
+    for (int32_t i = 1; i < options_.binding_threads; ++i) {
+      binding_workers_.emplace_back([this] { BindingWorker(); });
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -874,6 +887,25 @@ void SchedulerImpl::BindingLoop() {
   }
 }
 
+void SchedulerImpl::BindingWorker() {
+  for (;;) {
+    BindingTask task;
+    {
+      absl::MutexLock l(&bind_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bind_mu_) {
+        return !bind_queue_.empty() || bind_stop_;
+      };
+      bind_mu_.Await(absl::Condition(&ready));
+      if (bind_queue_.empty()) return;  // stopping, nothing left
+      task = std::move(bind_queue_.front());
+      bind_queue_.pop_front();
+    }
+    RunBindingCycle(std::move(task)).IgnoreError();
+    absl::MutexLock l(&bind_mu_);
+    --bindings_in_progress_;
+  }
+}
+
 void SchedulerImpl::Stop() {
   {
     absl::MutexLock l(&run_mu_);
@@ -896,6 +928,8 @@ void SchedulerImpl::Stop() {
     bind_wake_ = true;
   }
   if (binding_thread_.joinable()) binding_thread_.join();
+  for (std::thread& t : binding_workers_) t.join();
+  binding_workers_.clear();
 }
 
 void SchedulerImpl::WaitForBindings() {

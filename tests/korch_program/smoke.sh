@@ -72,6 +72,8 @@ expect_exit 2 'invalid --log-level "loud"' \
 expect_exit 2 'invalid value "maybe" for flag --plain-http' \
   "$KORCH" server --data-dir "$WORK/unused" --plain-http=maybe
 expect_exit 2 'unexpected argument "extra"' "$KORCH" server --data-dir "$WORK/unused" extra
+expect_exit 2 "--scheduler-config $WORK/nope.yaml: no such file" \
+  "$KORCH" server --data-dir "$WORK/unused" --scheduler-config "$WORK/nope.yaml"
 [[ ! -e "$WORK/unused" ]] || fail "a usage error created the data directory"
 
 # ---- A server ----------------------------------------------------------------
@@ -156,6 +158,24 @@ $out"
   [[ "$out" == *'"name": "smoke"'* ]] || fail "kubectl get ns smoke -o json:
 $out"
   pass "kubectl create -f namespace smoke; get ns smoke -o json"
+  # The scheduler binds a pod to the one node there is.
+  out=$(echo '{"apiVersion":"v1","kind":"Node","metadata":{"name":"smoke-node"},
+    "status":{"capacity":{"cpu":"4","memory":"8Gi","pods":"110"},
+              "allocatable":{"cpu":"4","memory":"8Gi","pods":"110"}}}' | kc create -f - 2>&1) ||
+    fail "kubectl create -f node: $out"
+  out=$(echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"sched","namespace":"smoke"},
+    "spec":{"containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"100m"}}}]}}' |
+    kc create -f - 2>&1) || fail "kubectl create -f pod: $out"
+  deadline=$((SECONDS + WAIT_SECONDS))
+  until [[ $(kc get pod sched -n smoke -o 'jsonpath={.spec.nodeName}' 2>/dev/null) == smoke-node ]]; do
+    ((SECONDS < deadline)) || fail "the scheduler did not bind pod smoke/sched in ${WAIT_SECONDS}s"
+    sleep 0.2
+  done
+  out=$(kc get events -n smoke -o json) || fail "kubectl get events: $out"
+  [[ "$out" == *"Successfully assigned smoke/sched to smoke-node"* ]] ||
+    fail "no Scheduled event for smoke/sched:
+$out"
+  pass "the scheduler bound smoke/sched to smoke-node and recorded a Scheduled event"
 fi
 if command -v curl >/dev/null 2>&1; then
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 --cacert "$DATA/pki/ca.crt" \
@@ -169,13 +189,20 @@ fi
 stop_server "$WORK/server1.log"
 
 # ---- Restart: the same credentials and the same data -----------------------
-start_server "$WORK/server2.log"
+start_server "$WORK/server2.log" --no-scheduler
 [[ $(sha256sum <"$DATA/pki/ca.crt") == "$CA_SUM" ]] || fail "the CA changed on restart"
 grep -q "Created" "$WORK/server2.log" && fail "restart created new credentials"
 pass "restart reused the CA and credentials"
 if ((HAVE_KUBECTL)); then
   out=$(kc get ns smoke -o json) || fail "after restart, kubectl get ns smoke: $out"
   pass "namespace smoke survived the restart"
+  out=$(echo '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"unsched","namespace":"smoke"},
+    "spec":{"containers":[{"name":"c","image":"busybox"}]}}' | kc create -f - 2>&1) ||
+    fail "kubectl create -f pod unsched: $out"
+  grep -q "Scheduler started" "$WORK/server2.log" && fail "--no-scheduler started a scheduler"
+  [[ -z $(kc get pod unsched -n smoke -o 'jsonpath={.spec.nodeName}') ]] ||
+    fail "--no-scheduler: pod smoke/unsched was bound"
+  pass "--no-scheduler: no scheduler runs"
 fi
 stop_server "$WORK/server2.log"
 
@@ -209,6 +236,22 @@ YAML
     sleep 0.2
   done
   pass "--simulated-nodes 3: three Ready nodes; a pod bound to one runs"
+  kc apply -f - >/dev/null <<'YAML' || fail "creating a pod for the scheduler"
+apiVersion: v1
+kind: Pod
+metadata: {name: scheduled-sim, namespace: smoke}
+spec:
+  nodeSelector: {topology.kubernetes.io/zone: zone-1}
+  containers: [{name: app, image: nginx, resources: {requests: {cpu: 500m}}}]
+YAML
+  deadline=$((SECONDS + WAIT_SECONDS))
+  until [[ $(kc get pod scheduled-sim -n smoke -o jsonpath='{.status.phase}' 2>/dev/null) == Running ]]; do
+    ((SECONDS < deadline)) || fail "the scheduled pod is not Running after ${WAIT_SECONDS}s"
+    sleep 0.2
+  done
+  node=$(kc get pod scheduled-sim -n smoke -o jsonpath='{.spec.nodeName}')
+  [[ $node == sim-node-1 ]] || fail "zone-1 holds only sim-node-1, the pod went to '$node'"
+  pass "the scheduler placed a pod on the simulated node its nodeSelector allows, and it runs"
 fi
 if command -v curl >/dev/null 2>&1; then
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \

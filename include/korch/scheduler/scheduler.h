@@ -104,6 +104,10 @@ struct SchedulerOptions {
   // slow bind does not stall scheduling). false: Schedule() returns after
   // the pod is bound.
   bool async_binding = false;
+  // With async_binding: binding cycles run at once on this many threads (at
+  // least 1). Binding through an API whose store syncs each write is
+  // latency-bound; several bindings in flight share the syncs.
+  int32_t binding_threads = 1;
   // Borrowed; may be null.
   SchedulerObserver* observer = nullptr;
 };
