@@ -8,6 +8,8 @@
 //                                  transaction (they serialize on it, as
 //                                  in Kubernetes)
 //   BM_Get/<store>                 pod gets per second
+//   BM_Update/<store>              pod updates (one label changed) per second;
+//                                  each thread updates its own pod
 //   BM_InformerFanOut/<informers>  one ConfigMap update delivered to N
 //                                  informers: delivery latency median and p99
 // <store>: 0 = memory (the pipeline's own cost), 1 = RocksDB with synced
@@ -207,6 +209,41 @@ void BM_Get(benchmark::State& state) {
   state.counters["errors"] = static_cast<double>(errors);
 }
 BENCHMARK(BM_Get)->ArgName("store")->Arg(0)->Arg(1)->Threads(1)->Threads(16)->UseRealTime();
+
+void BM_Update(benchmark::State& state) {
+  Cluster& c = Get(static_cast<int>(state.range(0)), false);
+  api::Pod pod = Cluster::Pod(2'000'000'000 + state.thread_index());
+  pod.mutable_metadata()->set_name(
+      absl::StrCat("update-", state.range(0), "-", state.threads(), "-", state.thread_index()));
+  // Google Benchmark runs this function more than once: the pod may exist.
+  if (auto made = c.alice->Create(pod);
+      !made.ok() && made.status().code() != absl::StatusCode::kAlreadyExists) {
+    Must(made.status(), "create the pod to update");
+  }
+  // Update the stored pod: admission (LimitRange) filled in its resources.
+  auto stored = c.alice->Get(c.alice->KindOf<api::Pod>(), "bench", pod.metadata().name());
+  Must(stored.status(), "get the pod to update");
+  pod.CopyFrom(**stored);
+  pod.mutable_metadata()->clear_resource_version();
+  int64_t errors = 0;
+  int64_t n = 0;
+  for (auto _ : state) {
+    (*pod.mutable_metadata()->mutable_labels())["n"] = absl::StrCat(++n);
+    if (auto updated = c.alice->Update(pod); !updated.ok()) {
+      if (errors++ == 0) fprintf(stderr, "update: %s\n", updated.status().ToString().c_str());
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["errors"] = static_cast<double>(errors);
+}
+BENCHMARK(BM_Update)
+    ->ArgName("store")
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(16)
+    ->UseRealTime()
+    ->MinTime(2.0);
 
 // N informers on one namespace's ConfigMaps; each iteration updates one
 // ConfigMap and waits until every informer's handler saw that revision.

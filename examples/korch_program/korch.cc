@@ -25,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "korch/agent/simulated_nodes.h"
 #include "korch/apiserver/admission.h"
 #include "korch/apiserver/authn.h"
 #include "korch/apiserver/discovery.h"
@@ -243,7 +245,55 @@ struct ServerFlags {
   std::string token_auth_file;
   std::vector<std::string> tls_sans;
   std::string log_level = "info";
+  // Simulated nodes (korch::agent::SimulatedNodes).
+  std::string simulated_nodes = "0";
+  std::string simulated_node_capacity;
+  std::string simulated_node_labels;
+  std::string simulated_node_zones = "3";
+  korch::agent::SimulatedNodesOptions simulated;  // parsed from the above
 };
+
+// "k=v,k2=v2" -> map; errors name the flag.
+absl::StatusOr<std::map<std::string, std::string>> ParsePairs(absl::string_view flag,
+                                                              absl::string_view text) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || item.find('=') == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --", flag, " \"", text, "\": \"", item, "\" is not KEY=VALUE"));
+    }
+    out[kv.first] = kv.second;
+  }
+  return out;
+}
+
+absl::Status ParseSimulatedNodeFlags(ServerFlags& flags) {
+  int count = 0;
+  if (!absl::SimpleAtoi(flags.simulated_nodes, &count) || count < 0 || count > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --simulated-nodes \"",
+                                                   flags.simulated_nodes,
+                                                   "\": want a number from 0 to 100000"));
+  }
+  int zones = 0;
+  if (!absl::SimpleAtoi(flags.simulated_node_zones, &zones) || zones < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid --simulated-node-zones \"",
+                                                   flags.simulated_node_zones,
+                                                   "\": want a number, 0 or more"));
+  }
+  flags.simulated.count = count;
+  flags.simulated.zones = zones;
+  if (!flags.simulated_node_capacity.empty()) {
+    KORCH_ASSIGN_OR_RETURN(auto capacity,
+                           ParsePairs("simulated-node-capacity", flags.simulated_node_capacity));
+    for (auto& [k, v] : capacity) flags.simulated.capacity[k] = v;
+  }
+  if (!flags.simulated_node_labels.empty()) {
+    KORCH_ASSIGN_OR_RETURN(flags.simulated.labels,
+                           ParsePairs("simulated-node-labels", flags.simulated_node_labels));
+  }
+  return absl::OkStatus();
+}
 
 // The --listen address, split.
 struct ListenAddress {
@@ -666,6 +716,22 @@ int RunServer(const ServerFlags& flags, const ListenAddress& listen,
   (*gc)->Start();
   (*namespaces)->Start();
 
+  // Simulated nodes, so that scheduling and workloads can be seen without
+  // machines.
+  std::unique_ptr<korch::agent::SimulatedNodes> simulated;
+  if (flags.simulated.count > 0) {
+    korch::agent::SimulatedNodesOptions sim_options = flags.simulated;
+    auto created = korch::agent::SimulatedNodes::Create(*client, std::move(sim_options));
+    if (!created.ok()) return fail("creating the simulated nodes", created.status());
+    simulated = *std::move(created);
+    if (absl::Status s = simulated->Start(); !s.ok()) {
+      return fail("registering the simulated nodes", s);
+    }
+    KORCH_LOG(log, kInfo) << "Registered " << flags.simulated.count << " simulated nodes ("
+                          << flags.simulated.name_prefix << "0.." << flags.simulated.count - 1
+                          << ")";
+  }
+
   // The admin kubeconfig (0600: it holds the admin's key and token).
   const std::string kubeconfig_path = data_dir + "/admin.kubeconfig";
   if (absl::Status s = apiserver::WriteFileAtomically(
@@ -691,6 +757,7 @@ int RunServer(const ServerFlags& flags, const ListenAddress& listen,
   }).detach();
 
   (*http)->Shutdown();
+  if (simulated != nullptr) simulated->Stop();
   (*namespaces)->Stop();
   (*gc)->Stop();
   namespaces->reset();
@@ -722,7 +789,20 @@ int ServerCommand(const std::vector<std::string>& args) {
   set.List("tls-san", &flags.tls_sans, "NAME",
            "extra DNS name or IP for the serving certificate (repeatable)");
   set.String("log-level", &flags.log_level, "LEVEL", "debug, info, warning, error or off");
+  set.String("simulated-nodes", &flags.simulated_nodes, "N",
+             "register N simulated nodes (sim-node-0...) whose pods run at once (default 0)");
+  set.String("simulated-node-capacity", &flags.simulated_node_capacity, "R=Q,...",
+             "capacity of each simulated node (default cpu=8,memory=32Gi,pods=110,"
+             "ephemeral-storage=100Gi)");
+  set.String("simulated-node-labels", &flags.simulated_node_labels, "K=V,...",
+             "extra labels of every simulated node");
+  set.String("simulated-node-zones", &flags.simulated_node_zones, "N",
+             "spread simulated nodes over N zones (topology.kubernetes.io/zone=zone-I; "
+             "default 3)");
   if (auto exit = ParseFlags(set, args)) return *exit;
+  if (absl::Status s = ParseSimulatedNodeFlags(flags); !s.ok()) {
+    return UsageError(set.command(), s.message());
+  }
 
   if (flags.data_dir.empty()) return UsageError(set.command(), "flag --data-dir is required");
   auto listen = ParseListen(flags.listen);

@@ -23,11 +23,13 @@
 #include "korch/api/codec.h"
 #include "korch/api/core.pb.h"
 #include "korch/api/field_errors.h"
+#include "korch/api/k8s_protobuf.h"
 #include "korch/api/meta.pb.h"
 #include "korch/api/object.h"
 #include "korch/api/scheme.h"
 #include "korch/apiserver/authn.h"
 #include "korch/apiserver/authz.h"
+#include "korch/apiserver/managed_fields.h"
 #include "korch/apiserver/table.h"
 #include "korch/base/status.h"
 #include "nlohmann/json.hpp"
@@ -235,10 +237,20 @@ absl::StatusOr<json> ParseBody(absl::string_view body, absl::string_view content
     if (docs->size() != 1) return BadRequest("the body must hold exactly one YAML document");
     return std::move((*docs)[0]);
   }
+  if (type == api::kKubernetesProtobufMediaType) {
+    absl::StatusOr<json> transcoded = api::KubernetesProtobufToJson(body);
+    if (transcoded.status().code() == absl::StatusCode::kUnimplemented) {
+      return WithReason(absl::InvalidArgumentError(transcoded.status().message()),
+                        "UnsupportedMediaType", 415);
+    }
+    if (!transcoded.ok()) return BadRequest(transcoded.status().message());
+    return transcoded;
+  }
   if (!type.empty() && type != "application/json" && type != "*/*") {
     return WithReason(absl::InvalidArgumentError(absl::StrCat(
                           "the body of the request was in an unknown format (", type,
-                          ") - accepted media types include: application/json, application/yaml")),
+                          ") - accepted media types include: application/json, application/yaml, ",
+                          api::kKubernetesProtobufMediaType)),
                       "UnsupportedMediaType", 415);
   }
   absl::StatusOr<json> parsed = api::ParseJson(body, /*reject_duplicates=*/false);
@@ -304,6 +316,18 @@ struct HttpHandler::Call {
   bool mutating = false;
   std::vector<std::string> warnings;
 };
+
+namespace {
+
+// The fieldManager parameter, or as Kubernetes does without one, the
+// User-Agent's program name ("kubectl/v1.30.1 (linux/amd64) ..." -> "kubectl").
+std::string FieldManagerOrUserAgent(const Query& query, const HttpRequest& request) {
+  std::string manager = Param(query, "fieldManager");
+  if (!manager.empty()) return manager;
+  return FieldManagerFromUserAgent(request.user_agent);
+}
+
+}  // namespace
 
 struct HttpHandler::Route {
   std::string group;
@@ -640,7 +664,12 @@ absl::StatusOr<std::unique_ptr<Message>> DecodeBody(const HttpRequest& request, 
   std::unique_ptr<Message> out(google::protobuf::MessageFactory::generated_factory()
                                    ->GetPrototype(expected.descriptor)
                                    ->New());
-  const bool is_json = MediaType(request.content_type).find("yaml") == std::string::npos;
+  // The reply is JSON: a client that accepts only protobuf gets 406 before
+  // anything is written.
+  KORCH_RETURN_IF_ERROR(NegotiateResponseFormat(request.accept).status());
+  const std::string media_type = MediaType(request.content_type);
+  const bool is_json = media_type.find("yaml") == std::string::npos &&
+                       media_type != api::kKubernetesProtobufMediaType;
   auto decode_strict = [&]() -> absl::Status {
     api::DecodeOptions strict;
     strict.strict = true;
@@ -838,7 +867,7 @@ HandlerResult HttpHandler::Create(Call& call, const Route& route, const api::Kin
   absl::StatusOr<bool> dry_run = ParseDryRun(call.query);
   if (!dry_run.ok()) return Fail(dry_run.status());
   options.dry_run = *dry_run;
-  options.field_manager = Param(call.query, "fieldManager");
+  options.field_manager = FieldManagerOrUserAgent(call.query, call.request);
   absl::StatusOr<std::unique_ptr<Message>> object =
       DecodeBody(call.request, call.query, *body_kind, &call.warnings);
   if (!object.ok()) return Fail(object.status());
@@ -863,7 +892,7 @@ HandlerResult HttpHandler::Update(Call& call, const Route& route, const api::Kin
   absl::StatusOr<bool> dry_run = ParseDryRun(call.query);
   if (!dry_run.ok()) return Fail(dry_run.status());
   options.dry_run = *dry_run;
-  options.field_manager = Param(call.query, "fieldManager");
+  options.field_manager = FieldManagerOrUserAgent(call.query, call.request);
   options.subresource = route.subresource;
   absl::StatusOr<std::unique_ptr<Message>> object =
       DecodeBody(call.request, call.query, *body_kind, &call.warnings);
@@ -904,7 +933,11 @@ HandlerResult HttpHandler::Patch(Call& call, const Route& route, const api::Kind
   absl::StatusOr<bool> dry_run = ParseDryRun(call.query);
   if (!dry_run.ok()) return Fail(dry_run.status());
   options.dry_run = *dry_run;
-  options.field_manager = Param(call.query, "fieldManager");
+  // Apply needs an explicit fieldManager; other patches default to the
+  // User-Agent's program name.
+  options.field_manager = patch_type == PatchType::kApply
+                              ? Param(call.query, "fieldManager")
+                              : FieldManagerOrUserAgent(call.query, call.request);
   options.force = ParseBool(Param(call.query, "force"));
   options.subresource = route.subresource;
   if (absl::Status s = ParseFieldValidation(call.query).status(); !s.ok()) return Fail(s);

@@ -38,6 +38,8 @@ struct HttpRequest {
   std::string accept;
   std::string content_type;
   std::string authorization;
+  // Names the field manager of writes without a fieldManager parameter.
+  std::string user_agent;
   std::string body;
   // The DER of the client certificate the TLS handshake verified.
   std::optional<std::string> client_cert_der;

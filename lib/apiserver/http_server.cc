@@ -367,6 +367,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     request.accept = std::string(req[http::field::accept]);
     request.content_type = std::string(req[http::field::content_type]);
     request.authorization = std::string(req[http::field::authorization]);
+    request.user_agent = std::string(req[http::field::user_agent]);
     request.body = std::move(req.body());
     request.client_cert_der = client_cert_der_;
 

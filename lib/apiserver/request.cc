@@ -121,6 +121,12 @@ absl::Status WithReason(absl::Status status, absl::string_view reason, int http_
   return status;
 }
 
+absl::Status WithStatusDetails(absl::Status status, const api::StatusDetails& details) {
+  if (status.ok()) return status;
+  status.SetPayload(kDetailsPayload, absl::Cord(details.SerializeAsString()));
+  return status;
+}
+
 api::Status ToKubernetesStatus(const absl::Status& status) {
   api::Status out;
   out.mutable_metadata();

@@ -30,6 +30,7 @@
 #include "korch/api/field_errors.h"
 #include "korch/api/object.h"
 #include "korch/api/validation.h"
+#include "korch/apiserver/managed_fields.h"
 #include "korch/apiserver/patch.h"
 #include "korch/base/status.h"
 #include "rbac_cache.h"
@@ -512,7 +513,10 @@ class ApiServerImpl final : public ApiServer {
     }
     // As in Kubernetes, a create is authorized without the object's name.
     KORCH_RETURN_IF_ERROR(AuthorizeVerb(user, "create", kind, "", effective_ns, ""));
-    return CreateInternal(user, kind, effective_ns, std::move(object), options.dry_run);
+    KORCH_RETURN_IF_ERROR(ValidateFieldManager(options.field_manager, "CreateOptions.meta.k8s.io"));
+    FieldManagerRequest fields =
+        FieldManager(kind, options.field_manager, "", ManagedOperation::kUpdate);
+    return CreateInternal(user, kind, effective_ns, std::move(object), options.dry_run, &fields);
   }
 
   absl::StatusOr<ObjectPtr> Update(const UserInfo& user, const api::KindInfo& kind,
@@ -529,6 +533,9 @@ class ApiServerImpl final : public ApiServer {
     if (kind.namespaced && ns_arg.empty()) ns_arg = request_meta->namespace_();
     KORCH_ASSIGN_OR_RETURN(std::string ns, ObjectNamespace(kind, ns_arg));
     KORCH_RETURN_IF_ERROR(CheckName(name));
+    KORCH_RETURN_IF_ERROR(ValidateFieldManager(options.field_manager, "UpdateOptions.meta.k8s.io"));
+    FieldManagerRequest fields =
+        FieldManager(kind, options.field_manager, sub, ManagedOperation::kUpdate);
 
     if (sub == "scale") {
       if (!internal::IsScalable(kind)) return NoSuchSubresource(kind, sub);
@@ -544,8 +551,8 @@ class ApiServerImpl final : public ApiServer {
         api::MutableObjectMetaOf(*working)->set_resource_version(rv);
         return absl::OkStatus();
       };
-      KORCH_ASSIGN_OR_RETURN(WriteOutcome out,
-                             UpdateCore(user, kind, ns, name, sub, options.dry_run, transform));
+      KORCH_ASSIGN_OR_RETURN(WriteOutcome out, UpdateCore(user, kind, ns, name, sub,
+                                                          options.dry_run, transform, &fields));
       return ObjectPtr(internal::ScaleOf(*out.object));
     }
     if (sub == "finalize") {
@@ -564,8 +571,8 @@ class ApiServerImpl final : public ApiServer {
         ns_obj->mutable_metadata()->set_resource_version(rv);
         return absl::OkStatus();
       };
-      KORCH_ASSIGN_OR_RETURN(WriteOutcome out,
-                             UpdateCore(user, kind, ns, name, sub, options.dry_run, transform));
+      KORCH_ASSIGN_OR_RETURN(WriteOutcome out, UpdateCore(user, kind, ns, name, sub,
+                                                          options.dry_run, transform, &fields));
       return out.object;
     }
     if (!sub.empty() && sub != "status") return NoSuchSubresource(kind, sub);
@@ -580,8 +587,8 @@ class ApiServerImpl final : public ApiServer {
       api::MutableObjectMetaOf(*working)->set_resource_version(rv);
       return absl::OkStatus();
     };
-    KORCH_ASSIGN_OR_RETURN(WriteOutcome out,
-                           UpdateCore(user, kind, ns, name, sub, options.dry_run, transform));
+    KORCH_ASSIGN_OR_RETURN(WriteOutcome out, UpdateCore(user, kind, ns, name, sub, options.dry_run,
+                                                        transform, &fields));
     return out.object;
   }
 
@@ -603,6 +610,10 @@ class ApiServerImpl final : public ApiServer {
           {api::Required(api::FieldPath("fieldManager"), "is required for apply requests")});
     }
     KORCH_RETURN_IF_ERROR(AuthorizeVerb(user, "patch", kind, sub, ns, name));
+    KORCH_RETURN_IF_ERROR(ValidateFieldManager(options.field_manager, "PatchOptions.meta.k8s.io"));
+    FieldManagerRequest fields = FieldManager(
+        kind, options.field_manager, sub,
+        type == PatchType::kApply ? ManagedOperation::kApply : ManagedOperation::kUpdate);
     KORCH_ASSIGN_OR_RETURN(nlohmann::json body, ParsePatch(type, patch));
     const bool sets_rv = PatchSetsResourceVersion(type, body);
     const api::KindInfo* scale_kind = scheme_.Find(api::Scale::descriptor());
@@ -623,9 +634,20 @@ class ApiServerImpl final : public ApiServer {
         case PatchType::kStrategicMerge:
           out = ApplyStrategicMergePatch(doc, body, KubernetesStrategicSchema());
           break;
-        case PatchType::kApply:
-          out = ApplyServerSideApply(&doc, body, KubernetesStrategicSchema());
+        case PatchType::kApply: {
+          if (sub == "scale") {
+            out = ApplyServerSideApply(&doc, body, KubernetesStrategicSchema());
+            break;
+          }
+          // Conflicts and bad configurations are returned as they are.
+          KORCH_ASSIGN_OR_RETURN(
+              ApplyResult applied,
+              ServerSideApply(&doc, api::ObjectMetaOf(target)->managed_fields(), body, fields,
+                              options.force, KubernetesStrategicSchema()));
+          fields.applied = std::move(applied.managed_fields);
+          out = std::move(applied.object);
           break;
+        }
       }
       if (!out.ok()) return absl::InvalidArgumentError(out.status().message());
       return out;
@@ -652,7 +674,7 @@ class ApiServerImpl final : public ApiServer {
 
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       absl::StatusOr<WriteOutcome> out =
-          UpdateCore(user, kind, ns, name, sub, options.dry_run, transform);
+          UpdateCore(user, kind, ns, name, sub, options.dry_run, transform, &fields);
       if (out.ok()) {
         if (sub == "scale") return ObjectPtr(internal::ScaleOf(*out->object));
         return out->object;
@@ -662,11 +684,12 @@ class ApiServerImpl final : public ApiServer {
         return out.status();
       }
       // Server-side apply of an object that does not exist creates it.
-      absl::StatusOr<nlohmann::json> created =
-          ApplyServerSideApply(nullptr, body, KubernetesStrategicSchema());
+      absl::StatusOr<ApplyResult> created = ServerSideApply(
+          nullptr, ManagedFields(), body, fields, options.force, KubernetesStrategicSchema());
       if (!created.ok()) return absl::InvalidArgumentError(created.status().message());
       std::unique_ptr<Message> object = NewOf(kind);
-      KORCH_RETURN_IF_ERROR(DecodePatched(*created, *object, kind));
+      KORCH_RETURN_IF_ERROR(DecodePatched(created->object, *object, kind));
+      fields.applied = std::move(created->managed_fields);
       api::ObjectMeta* meta = api::MutableObjectMetaOf(*object);
       if (meta->name().empty()) meta->set_name(name);
       if (meta->name() != name) {
@@ -674,7 +697,7 @@ class ApiServerImpl final : public ApiServer {
                                        ") does not match the name on the URL (", name, ")"));
       }
       absl::StatusOr<ObjectPtr> result =
-          CreateInternal(user, kind, ns, std::move(object), options.dry_run);
+          CreateInternal(user, kind, ns, std::move(object), options.dry_run, &fields);
       if (result.ok() || result.status().code() != absl::StatusCode::kAlreadyExists) {
         return result;
       }
@@ -747,6 +770,18 @@ class ApiServerImpl final : public ApiServer {
 
  private:
   // --- Request checks ----------------------------------------------------------
+
+  // The writer of one request, for metadata.managedFields.
+  FieldManagerRequest FieldManager(const api::KindInfo& kind, absl::string_view manager,
+                                   absl::string_view sub, ManagedOperation operation) const {
+    FieldManagerRequest out;
+    out.manager = std::string(manager);
+    out.operation = operation;
+    out.api_version = kind.api_version;
+    out.subresource = std::string(sub);
+    out.now = clock_.Now();
+    return out;
+  }
 
   absl::Status CheckKind(const api::KindInfo& kind) const {
     if (kind.resource.empty() || kind.descriptor == nullptr) {
@@ -1001,9 +1036,12 @@ class ApiServerImpl final : public ApiServer {
     return kv->mod_revision == mod_revision;
   }
 
+  // `fields` (null: leave metadata.managedFields alone) names the writer for
+  // field management.
   absl::StatusOr<ObjectPtr> CreateInternal(const UserInfo& user, const api::KindInfo& kind,
                                            const std::string& ns, std::unique_ptr<Message> object,
-                                           bool dry_run) {
+                                           bool dry_run,
+                                           const FieldManagerRequest* fields = nullptr) {
     if (object->GetDescriptor() != kind.descriptor) {
       return BadRequest(
           absl::StrCat("the object is a ", object->GetDescriptor()->name(), ", not a ", kind.kind));
@@ -1064,6 +1102,9 @@ class ApiServerImpl final : public ApiServer {
       KORCH_RETURN_IF_ERROR(api::Validate(*object));
       KORCH_RETURN_IF_ERROR(RunValidating(attributes));
       internal::NormalizeForStorage(*object);
+      if (fields != nullptr) {
+        KORCH_RETURN_IF_ERROR(RecordWrite(nullptr, *object, *fields, KubernetesStrategicSchema()));
+      }
       if (dry_run) return ObjectPtr(std::move(object));
 
       if (service != nullptr && !allocation.has_value()) {
@@ -1099,10 +1140,12 @@ class ApiServerImpl final : public ApiServer {
   }
 
   // The read-modify-write cycle of update, patch and the subresources.
+  // `fields` (null: leave metadata.managedFields alone) names the writer for
+  // field management.
   absl::StatusOr<WriteOutcome> UpdateCore(const UserInfo& user, const api::KindInfo& kind,
                                           const std::string& ns, const std::string& name,
-                                          absl::string_view sub, bool dry_run,
-                                          Transform transform) {
+                                          absl::string_view sub, bool dry_run, Transform transform,
+                                          const FieldManagerRequest* fields = nullptr) {
     const std::string key = internal::ObjectKey(kind, ns, name);
     const std::string qualified = kind.QualifiedResource();
     const google::protobuf::FieldDescriptor* status_field = api::StatusField(kind.descriptor);
@@ -1221,6 +1264,9 @@ class ApiServerImpl final : public ApiServer {
       KORCH_RETURN_IF_ERROR(api::InvalidStatus(kind.QualifiedKind(), name, errors));
       KORCH_RETURN_IF_ERROR(RunValidating(attributes));
       internal::NormalizeForStorage(*working);
+      if (fields != nullptr) {
+        KORCH_RETURN_IF_ERROR(RecordWrite(&old, *working, *fields, KubernetesStrategicSchema()));
+      }
 
       const bool delete_now = DeletesOnUpdate(*working);
       if (dry_run) {

@@ -22,6 +22,24 @@ def configmap(name, **extra):
     return body
 
 
+def _pb_field(number, payload):
+    """One length-delimited protobuf field (wire type 2)."""
+    def varint(n):
+        out = b""
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out += bytes([b | (0x80 if n else 0)])
+            if not n:
+                return out
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def k8s_protobuf(api_version, kind, raw):
+    """A Kubernetes protobuf body: "k8s\\0" + runtime.Unknown{typeMeta, raw}."""
+    type_meta = _pb_field(1, api_version.encode()) + _pb_field(2, kind.encode())
+    return b"k8s\x00" + _pb_field(1, type_meta) + _pb_field(2, raw)
+
+
 def warning_text(header):
     """The text of a `Warning: 299 - "text"` header, unquoted."""
     m = re.match(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"', header)
@@ -316,6 +334,26 @@ def run(steps, server):
                       "PUT with a stale resourceVersion")
 
     steps.run("unknown paths -> 404; 415; 405; stale PUT -> 409", unknown_paths)
+
+    def protobuf_bodies():
+        pb = "application/vnd.kubernetes.protobuf"
+        # ConfigMap{metadata{name: "pb"}, data{"a": "b"}}, as kubectl >= 1.32 sends it.
+        cm = (_pb_field(1, _pb_field(1, b"pb")) +
+              _pb_field(2, _pb_field(1, b"a") + _pb_field(2, b"b")))
+        for body, what in ((b"k8s\x00\x0a\x05junk", "a broken envelope"),
+                           (k8s_protobuf("v1", "ConfigMap", b"\x0a\xff"), "a broken object"),
+                           (json.dumps(configmap("pb")).encode(), "JSON labelled protobuf")):
+            expect_status(http.request("POST", CM, body=body, content_type=pb), 400, "BadRequest",
+                          f"POST {what} as protobuf")
+        r = http.request("POST", CM, body=k8s_protobuf("v1", "Widget", cm), content_type=pb)
+        expect_status(r, 415, "UnsupportedMediaType", "POST a protobuf Widget")
+        expect("Widget" in r.json().get("message", ""), f"the 415 does not name the kind: {r!r}")
+        expect_status(http.request("POST", CM, body=k8s_protobuf("v1", "ConfigMap", cm),
+                                   content_type=pb, headers={"Accept": pb}),
+                      406, "NotAcceptable", "POST protobuf accepting only a protobuf reply")
+
+    steps.run("bad protobuf bodies -> 400; undeclared kind -> 415; protobuf-only Accept -> 406",
+              protobuf_bodies)
 
     def idle_and_slow_clients():
         # Connections that never finish their handshake or their request

@@ -146,22 +146,7 @@ def raise_fd_limit(want=65536):
 # open for them). They still run; a failure is reported as "gap" with the
 # reason and does not fail the suite. KORCH_E2E_STRICT=1 makes them count.
 # Remove an entry as soon as the feature lands.
-_PROTOBUF_REVIEW = ("kubectl 1.3x sends the SelfSubjectAccessReview as a protobuf body; korch "
-                    "decodes JSON only (protobuf request bodies are not in yet)")
-KNOWN_GAPS = {
-    "create generators (namespace, configmap, secret, deployment, sa, rolebinding)":
-        "kubectl 1.3x sends protobuf bodies for generator commands; korch decodes JSON only",
-    "apply --server-side records managedFields":
-        "server-side apply does not record managedFields yet",
-    "apply --server-side: another manager conflicts; --force-conflicts":
-        "server-side apply has no field ownership, so no conflicts yet",
-    # The access reviews are served (and these pass with kubectl 1.20 and
-    # 1.27); kubectl 1.3x posts the SelfSubjectAccessReview as protobuf.
-    "auth can-i: admin -> yes": _PROTOBUF_REVIEW,
-    "auth can-i: a user without grants -> no": _PROTOBUF_REVIEW,
-    "auth can-i: the user with view -> yes for list, no for create": _PROTOBUF_REVIEW,
-    "auth can-i as a token user without RBAC -> no": _PROTOBUF_REVIEW,
-}
+KNOWN_GAPS = {}
 
 
 class Steps:

@@ -88,8 +88,9 @@ def run(steps, server, kc, manifests, work):
     steps.run("create -f (validation on), run", create)
 
     def create_generators():
-        # kubectl's own generators build typed objects; kubectl >= 1.2x sends
-        # them as protobuf (application/vnd.kubernetes.protobuf).
+        # kubectl's own generators build typed objects; kubectl >= 1.32 sends
+        # them as protobuf (application/vnd.kubernetes.protobuf), which korch
+        # transcodes to JSON; older kubectl sends JSON.
         for args, want in ((["create", "namespace", "gen"], "namespace/gen created"),
                            (["create", "configmap", "gen-cm", "-n", "gen", "--from-literal=a=b"],
                             "configmap/gen-cm created"),
@@ -101,15 +102,38 @@ def run(steps, server, kc, manifests, work):
                             "serviceaccount/gen-sa created"),
                            (["create", "rolebinding", "gen-rb", "-n", "gen",
                              "--clusterrole=view", "--user=nobody"],
-                            "rolebinding.rbac.authorization.k8s.io/gen-rb created")):
+                            "rolebinding.rbac.authorization.k8s.io/gen-rb created"),
+                           (["create", "job", "gen-job", "-n", "gen", "--image=busybox:1.36",
+                             "--", "sleep", "1"], "job.batch/gen-job created"),
+                           (["create", "service", "clusterip", "gen-svc", "-n", "gen",
+                             "--tcp=80:8080"], "service/gen-svc created"),
+                           (["create", "priorityclass", "gen-pc", "--value=1000"],
+                            "priorityclass.scheduling.k8s.io/gen-pc created")):
             expect_output(kc.ok(args), want, what="kubectl " + " ".join(args))
         cm = kc.json(["get", "cm", "gen-cm", "-n", "gen"])
         expect(cm.get("data") == {"a": "b"}, f"gen-cm data {cm.get('data')}")
+        secret = kc.json(["get", "secret", "gen-secret", "-n", "gen"])
+        expect(secret.get("data") == {"a": "Yg=="}, f"gen-secret data {secret.get('data')}")
         d = kc.json(["get", "deployment", "gen-deploy", "-n", "gen"])
         expect(containers_of(d)[0]["image"] == "busybox:1.36", "gen-deploy image")
+        expect(d["spec"]["selector"] == {"matchLabels": {"app": "gen-deploy"}},
+               f"gen-deploy selector {d['spec'].get('selector')}")
+        rb = kc.json(["get", "rolebinding", "gen-rb", "-n", "gen"])
+        expect(rb.get("roleRef", {}).get("name") == "view"
+               and [s.get("name") for s in rb.get("subjects", [])] == ["nobody"],
+               f"gen-rb roleRef {rb.get('roleRef')} subjects {rb.get('subjects')}")
+        job = kc.json(["get", "job", "gen-job", "-n", "gen"])
+        expect(containers_of(job)[0]["command"] == ["sleep", "1"],
+               f"gen-job command {containers_of(job)[0].get('command')}")
+        svc = kc.json(["get", "svc", "gen-svc", "-n", "gen"])
+        ports = svc["spec"].get("ports") or [{}]
+        expect(ports[0].get("port") == 80 and ports[0].get("targetPort") == 8080,
+               f"gen-svc ports {ports}")
+        pc = kc.json(["get", "priorityclass", "gen-pc"])
+        expect(pc.get("value") == 1000, f"gen-pc value {pc.get('value')}")
 
-    steps.run("create generators (namespace, configmap, secret, deployment, sa, rolebinding)",
-              create_generators)
+    steps.run("create generators (namespace, configmap, secret, deployment, sa, rolebinding, "
+              "job, service clusterip, priorityclass)", create_generators)
 
     def create_invalid():
         # Validation is on: an unknown field is refused (client-side with the
@@ -182,9 +206,22 @@ def run(steps, server, kc, manifests, work):
 
     steps.run("apply --server-side (create, update)", server_side_apply)
 
+    def get_managed(args, output="json"):
+        """`kubectl get -o json|yaml` with managedFields, which kubectl 1.21+ hides unless
+        --show-managed-fields (a flag older kubectl lacks: they always show them)."""
+        r = kc.run([*args, "-o", output, "--show-managed-fields"])
+        if r.returncode != 0 and "unknown flag" in r.stderr:
+            r = kc.run([*args, "-o", output])
+        expect(r.returncode == 0, f"`kubectl {' '.join(args)} -o {output}` exited "
+                                  f"{r.returncode}: {clip(r.stderr)}")
+        try:
+            return json.loads(r.stdout) if output == "json" else yaml.safe_load(r.stdout)
+        except ValueError:
+            raise Failure(f"`kubectl {' '.join(args)} -o {output}` printed: {clip(r.stdout)}")
+
     def server_side_apply_managed_fields():
         expect(state.get("ssa"), "needs the previous step")
-        cm = kc.json(["get", "cm", "ssa", "-n", NS])
+        cm = get_managed(["get", "cm", "ssa", "-n", NS])
         expect(("kubectl", "Apply") in managers(cm),
                f"managedFields lack manager kubectl, operation Apply: "
                f"{cm['metadata'].get('managedFields')}")
@@ -207,7 +244,7 @@ def run(steps, server, kc, manifests, work):
         out = kc.ok(["apply", "--server-side", "--field-manager=e2e-other", "--force-conflicts",
                      "-n", NS, "-f", m("ssa-other.yaml")])
         expect_output(out, "configmap/ssa serverside-applied", what="apply --force-conflicts")
-        cm = kc.json(["get", "cm", "ssa", "-n", NS])
+        cm = get_managed(["get", "cm", "ssa", "-n", NS])
         expect(cm.get("data") == {"k": "other", "k2": "x"},
                f"after the forced apply: data {cm.get('data')}, want k=other, k2=x")
         expect(("e2e-other", "Apply") in managers(cm),
@@ -215,6 +252,40 @@ def run(steps, server, kc, manifests, work):
 
     steps.run("apply --server-side: another manager conflicts; --force-conflicts",
               server_side_apply_conflict)
+
+    def server_side_apply_scale_conflict():
+        apply = ["apply", "--server-side", "--field-manager=e2e-a", "-n", NS,
+                 "-f", m("ssa-deploy.yaml")]
+        out = kc.ok(apply)
+        expect_output(out, "deployment.apps/ssa-deploy serverside-applied",
+                      what="apply --server-side a Deployment")
+        kc.ok(["scale", "deployment/ssa-deploy", "-n", NS, "--replicas=4"])
+        d = get_managed(["get", "deployment", "ssa-deploy", "-n", NS], output="yaml")
+        expect(d["spec"]["replicas"] == 4, f"after kubectl scale: replicas {d['spec']['replicas']}")
+        scalers = [f for f in d["metadata"].get("managedFields") or []
+                   if f.get("operation") == "Update" and
+                   "f:replicas" in json.dumps(f.get("fieldsV1") or {})]
+        expect(scalers, f"no Update entry owns .spec.replicas after kubectl scale: "
+                        f"{d['metadata'].get('managedFields')}")
+        out = kc.fails(apply)
+        expect("Apply failed with 1 conflict" in out and ".spec.replicas" in out,
+               f"apply after kubectl scale: want a conflict on .spec.replicas, got: {clip(out)}")
+        d = kc.json(["get", "deployment", "ssa-deploy", "-n", NS])
+        expect(d["spec"]["replicas"] == 4, f"a refused apply changed replicas: {d['spec']}")
+        out = kc.ok([*apply, "--force-conflicts"])
+        expect_output(out, "deployment.apps/ssa-deploy serverside-applied",
+                      what="apply --server-side --force-conflicts")
+        d = get_managed(["get", "deployment", "ssa-deploy", "-n", NS], output="yaml")
+        expect(d["spec"]["replicas"] == 2, f"after the forced apply: replicas {d['spec']}")
+        mine = [f for f in d["metadata"].get("managedFields") or []
+                if (f.get("manager"), f.get("operation")) == ("e2e-a", "Apply")]
+        expect(mine and "f:replicas" in json.dumps(mine[0].get("fieldsV1") or {}),
+               f"e2e-a does not own .spec.replicas after --force-conflicts: "
+               f"{d['metadata'].get('managedFields')}")
+        kc.ok(["delete", "deployment", "ssa-deploy", "-n", NS])
+
+    steps.run("apply --server-side: kubectl scale takes .spec.replicas; conflict; "
+              "--force-conflicts", server_side_apply_scale_conflict)
 
     # -- get ----------------------------------------------------------------------
     def get_table():

@@ -183,7 +183,7 @@ stop_server "$WORK/server2.log"
 # kubectl sends no kubeconfig credentials over plain HTTP, so the server lets
 # credential-less loopback requests in as system:unsecured (system:masters);
 # a presented token must still be right.
-start_server "$WORK/server3.log" --plain-http
+start_server "$WORK/server3.log" --plain-http --simulated-nodes 3 --simulated-node-labels pool=smoke
 [[ "$SERVER_URL" == http://* ]] || fail "--plain-http server URL is $SERVER_URL"
 grep -q "client-certificate-data" "$KUBECONFIG_FILE" &&
   fail "the plain-HTTP kubeconfig carries a client certificate"
@@ -191,6 +191,24 @@ if ((HAVE_KUBECTL)); then
   out=$(kc get ns smoke -o name 2>&1) || fail "kubectl over plain HTTP: $out"
   [[ "$out" == "namespace/smoke" ]] || fail "kubectl get ns smoke -o name: $out"
   pass "kubectl over plain HTTP"
+  out=$(kc get nodes -l pool=smoke -o name 2>&1) || fail "kubectl get nodes: $out"
+  [[ $(wc -l <<<"$out") == 3 ]] || fail "want 3 simulated nodes labelled pool=smoke, got: $out"
+  out=$(kc get node sim-node-1 2>&1) || fail "kubectl get node sim-node-1: $out"
+  [[ "$out" == *Ready* ]] || fail "sim-node-1 is not Ready: $out"
+  kc apply -f - >/dev/null <<'YAML' || fail "creating a pod bound to sim-node-2"
+apiVersion: v1
+kind: Pod
+metadata: {name: on-sim, namespace: smoke}
+spec:
+  nodeName: sim-node-2
+  containers: [{name: app, image: nginx}]
+YAML
+  deadline=$((SECONDS + WAIT_SECONDS))
+  until [[ $(kc get pod on-sim -n smoke -o jsonpath='{.status.phase}' 2>/dev/null) == Running ]]; do
+    ((SECONDS < deadline)) || fail "the pod on sim-node-2 is not Running after ${WAIT_SECONDS}s"
+    sleep 0.2
+  done
+  pass "--simulated-nodes 3: three Ready nodes; a pod bound to one runs"
 fi
 if command -v curl >/dev/null 2>&1; then
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \

@@ -7,7 +7,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -87,18 +89,27 @@ TEST_F(RocksDbTest, KilledWritersLoseNoAcknowledgedWrite) {
       _exit(127);
     }
     ::close(out[1]);
-    // Let it write for a random while, then kill it mid-flight.
+    // Wait until it is writing (on a loaded machine starting the process
+    // and opening the store can take seconds), let it write for a random
+    // while, then kill it mid-flight.
     std::string acked;
     char buf[4096];
-    absl::Time kill_at =
-        absl::Now() + absl::Milliseconds(std::uniform_int_distribution<int>(100, 600)(rng));
     ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-    while (absl::Now() < kill_at) {
+    const absl::Duration run_for =
+        absl::Milliseconds(std::uniform_int_distribution<int>(100, 600)(rng));
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    std::optional<absl::Time> kill_at;
+    while (!kill_at.has_value() || absl::Now() < *kill_at) {
       ssize_t n = ::read(out[0], buf, sizeof(buf));
-      if (n > 0)
+      if (n > 0) {
         acked.append(buf, n);
-      else
+      } else {
         absl::SleepFor(absl::Milliseconds(1));
+      }
+      if (!kill_at.has_value() &&
+          (std::count(acked.begin(), acked.end(), '\n') >= 20 || absl::Now() > give_up)) {
+        kill_at = absl::Now() + run_for;
+      }
     }
     ::kill(pid, SIGKILL);
     int status = 0;

@@ -180,6 +180,11 @@ struct DeleteResult {
 // HTTP code to `status` as a payload; OK statuses are returned unchanged.
 KORCH_EXPORT absl::Status WithReason(absl::Status status, absl::string_view reason, int http_code);
 
+// Attaches Kubernetes StatusDetails (e.g. the causes of an apply conflict) to
+// `status`; ToKubernetesStatus() returns them as the Status's details. OK
+// statuses are returned unchanged.
+KORCH_EXPORT absl::Status WithStatusDetails(absl::Status status, const api::StatusDetails& details);
+
 // The Kubernetes Status for `status`: code and reason from WithReason() when
 // present, otherwise by code (kNotFound 404 NotFound, kAlreadyExists 409
 // AlreadyExists, kAborted 409 Conflict, kInvalidArgument 422 Invalid with the
