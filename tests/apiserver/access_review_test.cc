@@ -9,9 +9,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "korch/api/authorization.pb.h"
+#include "korch/api/codec.h"
+#include "korch/api/k8s_protobuf.h"
 #include "korch/api/rbac.pb.h"
 #include "korch/apiserver/discovery.h"
 #include "korch/apiserver/openapi.h"
+#include "korch/k8swire/authorization_v1.pb.h"
 #include "server_test_util.h"
 
 namespace korch::apiserver {
@@ -282,6 +285,37 @@ TEST_F(AccessReviewNoAuthzTest, EverythingIsAllowed) {
   EXPECT_THAT(status.resource_rules(0).verbs(), ElementsAre("*"));
   EXPECT_THAT(status.non_resource_rules(0).non_resource_urls(), ElementsAre("*"));
   EXPECT_FALSE(status.incomplete());
+}
+
+// kubectl 1.32 and later post the reviews in Kubernetes protobuf.
+TEST(AccessReviewWireTest, ProtobufReviewsDecodeToTheQuestionAsked) {
+  k8s::io::api::authorization::v1::SelfSubjectAccessReview wire;
+  auto* attrs = wire.mutable_spec()->mutable_resourceattributes();
+  attrs->set_namespace_("team");
+  attrs->set_verb("get");
+  attrs->set_resource("pods");
+  attrs->set_subresource("log");
+  // Go writes every non-pointer field, zero or not.
+  wire.mutable_status()->set_allowed(false);
+  absl::StatusOr<nlohmann::json> j = api::KubernetesProtobufToJson(
+      api::EncodeKubernetesProtobuf("authorization.k8s.io/v1", "SelfSubjectAccessReview", wire));
+  ASSERT_TRUE(j.ok()) << j.status();
+  absl::StatusOr<std::unique_ptr<google::protobuf::Message>> decoded =
+      api::DecodeObject(*j, api::Scheme::Builtin());
+  ASSERT_TRUE(decoded.ok()) << decoded.status() << " " << j->dump();
+  auto* review =
+      google::protobuf::DynamicCastToGenerated<api::SelfSubjectAccessReview>(decoded->get());
+  ASSERT_NE(review, nullptr);
+  EXPECT_EQ(review->spec().resource_attributes().namespace_(), "team");
+  EXPECT_EQ(review->spec().resource_attributes().subresource(), "log");
+  EXPECT_FALSE(review->spec().has_non_resource_attributes());
+
+  k8s::io::api::authorization::v1::SelfSubjectRulesReview rules;
+  rules.mutable_spec()->set_namespace_("team");
+  j = api::KubernetesProtobufToJson(
+      api::EncodeKubernetesProtobuf("authorization.k8s.io/v1", "SelfSubjectRulesReview", rules));
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)["spec"]["namespace"], "team");
 }
 
 TEST(AccessReviewDiscoveryTest, ServedCreateOnlyWithoutSubresources) {
