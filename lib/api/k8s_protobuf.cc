@@ -17,6 +17,7 @@
 #include "korch/api/codec.h"
 #include "korch/base/status.h"
 #include "korch/k8swire/apps_v1.pb.h"
+#include "korch/k8swire/authorization_v1.pb.h"
 #include "korch/k8swire/autoscaling_v1.pb.h"
 #include "korch/k8swire/batch_v1.pb.h"
 #include "korch/k8swire/coordination_v1.pb.h"
@@ -65,6 +66,7 @@ void LinkWireDescriptors() {
         k8s::io::api::coordination::v1::Lease::descriptor(),
         k8s::io::api::discovery::v1::EndpointSlice::descriptor(),
         k8s::io::api::autoscaling::v1::Scale::descriptor(),
+        k8s::io::api::authorization::v1::SelfSubjectAccessReview::descriptor(),
         k8s::io::apimachinery::pkg::apis::meta::v1::DeleteOptions::descriptor(),
         k8s::io::apimachinery::pkg::runtime::Unknown::descriptor(),
     };

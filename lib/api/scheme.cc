@@ -4,6 +4,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/message.h"
 #include "korch/api/apps.pb.h"
+#include "korch/api/authorization.pb.h"
 #include "korch/api/autoscaling.pb.h"
 #include "korch/api/batch.pb.h"
 #include "korch/api/coordination.pb.h"
@@ -58,6 +59,10 @@ Scheme::Scheme(const std::vector<const google::protobuf::FileDescriptor*>& files
          absl::StrSplit(opts.GetExtension(short_names), ',', absl::SkipWhitespace())) {
       info->short_names.emplace_back(s);
     }
+    for (absl::string_view v :
+         absl::StrSplit(opts.GetExtension(verbs), ',', absl::SkipWhitespace())) {
+      info->verbs.emplace_back(v);
+    }
     by_kind_[KindKey(info->api_version, info->kind)] = info.get();
     by_descriptor_[d] = info.get();
     if (!info->resource.empty()) {
@@ -90,6 +95,7 @@ const Scheme& Scheme::Builtin() {
       PriorityClass::descriptor()->file(),
       Scale::descriptor()->file(),
       EndpointSlice::descriptor()->file(),
+      SelfSubjectAccessReview::descriptor()->file(),
   });
   return *scheme;
 }

@@ -386,7 +386,7 @@ FieldErrorList ValidateObject(const google::protobuf::Message& object) {
 
   // A kind without rules of its own: its metadata, if it is stored.
   ObjectMeta meta;
-  if (!kind->resource.empty() && GetObjectMeta(object, &meta)) {
+  if (!kind->resource.empty() && kind->verbs.empty() && GetObjectMeta(object, &meta)) {
     errs = ValidateObjectMeta(meta, kind->namespaced, NameRule::kDNS1123Subdomain,
                               FieldPath("metadata"));
   }

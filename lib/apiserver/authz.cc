@@ -319,6 +319,13 @@ class ClusterRoleRules {
     return AllowsImpl(role, a, visited);
   }
 
+  // Appends the rules of `role` (aggregated if it has an aggregation rule)
+  // to `out`.
+  void Collect(const api::ClusterRole& role, std::vector<api::PolicyRule>* out) {
+    absl::flat_hash_set<std::string> visited = {role.metadata().name()};
+    CollectImpl(role, out, visited);
+  }
+
  private:
   bool AllowsImpl(const api::ClusterRole& role, const Attributes& a,
                   absl::flat_hash_set<std::string>& visited) {
@@ -328,23 +335,43 @@ class ClusterRoleRules {
       }
       return false;
     }
+    std::vector<api::Selector> selectors = Selectors(role);
+    for (const auto& other : All()) {
+      if (visited.contains(other->metadata().name()) || !Selected(selectors, *other)) continue;
+      visited.insert(other->metadata().name());
+      if (AllowsImpl(*other, a, visited)) return true;
+    }
+    return false;
+  }
+
+  void CollectImpl(const api::ClusterRole& role, std::vector<api::PolicyRule>* out,
+                   absl::flat_hash_set<std::string>& visited) {
+    if (!role.has_aggregation_rule()) {
+      out->insert(out->end(), role.rules().begin(), role.rules().end());
+      return;
+    }
+    std::vector<api::Selector> selectors = Selectors(role);
+    for (const auto& other : All()) {
+      if (visited.contains(other->metadata().name()) || !Selected(selectors, *other)) continue;
+      visited.insert(other->metadata().name());
+      CollectImpl(*other, out, visited);
+    }
+  }
+
+  // The compiled selectors of an aggregated role; one that does not compile
+  // matches nothing.
+  static std::vector<api::Selector> Selectors(const api::ClusterRole& role) {
     std::vector<api::Selector> selectors;
     for (const api::LabelSelector& s : role.aggregation_rule().cluster_role_selectors()) {
       absl::StatusOr<api::Selector> compiled = api::Selector::FromProto(s);
       if (compiled.ok()) selectors.push_back(*std::move(compiled));
     }
-    for (const auto& other : All()) {
-      if (visited.contains(other->metadata().name())) continue;
-      bool selected = false;
-      for (const api::Selector& s : selectors) {
-        if (s.Matches(other->metadata().labels())) {
-          selected = true;
-          break;
-        }
-      }
-      if (!selected) continue;
-      visited.insert(other->metadata().name());
-      if (AllowsImpl(*other, a, visited)) return true;
+    return selectors;
+  }
+
+  static bool Selected(const std::vector<api::Selector>& selectors, const api::ClusterRole& other) {
+    for (const api::Selector& s : selectors) {
+      if (s.Matches(other.metadata().labels())) return true;
     }
     return false;
   }
@@ -461,6 +488,63 @@ AuthzResult RbacAuthorizer::Authorize(const Attributes& a) const {
     if (!problems.empty()) absl::StrAppend(&reason, "; ", absl::StrJoin(problems, "; "));
   }
   return AuthzResult::NoOpinion(std::move(reason));
+}
+
+RbacRules RbacRulesFor(const RbacRuleSource& source, const UserInfo& user, absl::string_view ns) {
+  RbacRules out;
+  ClusterRoleRules cluster_roles(source);
+  for (const auto& binding : source.ClusterRoleBindings()) {
+    if (!BindingApplies(*binding, user, "")) continue;
+    const std::string& name = binding->metadata().name();
+    const api::RoleRef& ref = binding->role_ref();
+    if (ref.kind() != "ClusterRole") {
+      out.errors.push_back(absl::StrCat("ClusterRoleBinding ", Quoted(name), " refers to a ",
+                                        Quoted(ref.kind()), ", not a ClusterRole"));
+      continue;
+    }
+    std::shared_ptr<const api::ClusterRole> role = source.GetClusterRole(ref.name());
+    if (role == nullptr) {
+      out.errors.push_back(absl::StrCat("ClusterRoleBinding ", Quoted(name), " of ClusterRole ",
+                                        Quoted(ref.name()), ", which was not found"));
+      continue;
+    }
+    cluster_roles.Collect(*role, &out.rules);
+  }
+  if (ns.empty()) return out;
+
+  for (const auto& binding : source.RoleBindings(ns)) {
+    if (!BindingApplies(*binding, user, ns)) continue;
+    const std::string binding_name = NamespacedKey(ns, binding->metadata().name());
+    const api::RoleRef& ref = binding->role_ref();
+    std::vector<api::PolicyRule> granted;
+    bool found = false;
+    if (ref.kind() == "Role") {
+      if (std::shared_ptr<const api::Role> role = source.GetRole(ns, ref.name())) {
+        found = true;
+        granted.assign(role->rules().begin(), role->rules().end());
+      }
+    } else if (ref.kind() == "ClusterRole") {
+      if (std::shared_ptr<const api::ClusterRole> role = source.GetClusterRole(ref.name())) {
+        found = true;
+        cluster_roles.Collect(*role, &granted);
+      }
+    } else {
+      out.errors.push_back(absl::StrCat("RoleBinding ", Quoted(binding_name), " refers to a ",
+                                        Quoted(ref.kind()), ", not a Role or ClusterRole"));
+      continue;
+    }
+    if (!found) {
+      out.errors.push_back(absl::StrCat("RoleBinding ", Quoted(binding_name), " of ", ref.kind(),
+                                        " ", Quoted(ref.name()), ", which was not found"));
+      continue;
+    }
+    for (api::PolicyRule& rule : granted) {
+      if (rule.resources().empty()) continue;  // only non-resource URLs: not granted here
+      rule.clear_non_resource_urls();
+      out.rules.push_back(std::move(rule));
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -71,6 +71,7 @@ bool HasScale(const api::KindInfo& kind) {
 }
 
 std::vector<std::string> MainVerbs(const api::KindInfo& kind) {
+  if (!kind.verbs.empty()) return kind.verbs;
   // Kubernetes serves no deletecollection for namespaces.
   if (kind.group.empty() && kind.resource == "namespaces") {
     return {"create", "delete", "get", "list", "patch", "update", "watch"};
@@ -110,6 +111,8 @@ void AddResources(const api::Scheme& scheme, const api::KindInfo& kind,
   main.stored = &kind;
   main.body = &kind;
   out->push_back(main);
+  // Kinds with verbs of their own are not stored: no subresources.
+  if (!kind.verbs.empty()) return;
 
   if (HasStatus(kind))
     out->push_back(Subresource(main, "status", &kind, {"get", "patch", "update"}));
@@ -377,9 +380,10 @@ std::vector<DiscoveryGroup> ServedGroups(const api::Scheme& scheme) {
     return groups.back();
   };
   for (const auto& kind : scheme.kinds()) {
-    // Stored kinds only: a resource name and a list kind. Binding, Scale,
-    // Status and the like are bodies of subresources or replies.
-    if (kind->resource.empty() || kind->list == nullptr) continue;
+    // Stored kinds (a resource name and a list kind) and kinds served with
+    // their own verbs (the access reviews). Binding, Scale, Status and the
+    // like are bodies of subresources or replies.
+    if (kind->resource.empty() || (kind->list == nullptr && kind->verbs.empty())) continue;
     DiscoveryGroup& group = group_of(kind->group);
     DiscoveryGroupVersion* gv = nullptr;
     for (DiscoveryGroupVersion& v : group.versions) {

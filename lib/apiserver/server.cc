@@ -34,6 +34,7 @@
 #include "korch/apiserver/patch.h"
 #include "korch/base/status.h"
 #include "rbac_cache.h"
+#include "registry_reviews.h"
 #include "registry_select.h"
 #include "registry_strategy.h"
 #include "registry_watch.h"
@@ -493,6 +494,9 @@ class ApiServerImpl final : public ApiServer {
                                    absl::string_view ns, absl::string_view name,
                                    std::unique_ptr<Message> object,
                                    const CreateOptions& options) override {
+    if (internal::IsAccessReview(kind)) {
+      return CreateAccessReview(user, kind, ns, std::move(object), options);
+    }
     KORCH_RETURN_IF_ERROR(CheckKind(kind));
     if (object == nullptr) return BadRequest("the request has no object");
     if (options.subresource == "binding" && kind.resource == "pods" && kind.group.empty()) {
@@ -785,6 +789,13 @@ class ApiServerImpl final : public ApiServer {
                             absl::StrCat("the server could not find the requested resource (kind ",
                                          kind.kind, " is not served)")),
                         "NotFound", 404);
+    }
+    // Kinds served with verbs of their own (the access reviews) are only
+    // created, which Create() handles before asking.
+    if (!kind.verbs.empty()) {
+      return WithReason(absl::UnimplementedError(
+                            "the server does not allow this method on the requested resource"),
+                        "MethodNotAllowed", 405);
     }
     return absl::OkStatus();
   }
@@ -1433,6 +1444,24 @@ class ApiServerImpl final : public ApiServer {
       return DeleteResult{ObjectPtr(std::move(working)), false};
     }
     return ConflictError(qualified, name, kConflictDetail);
+  }
+
+  // The reviews of authorization.k8s.io: authorized as a create of the
+  // review, then answered from the authorizers; never stored.
+  absl::StatusOr<ObjectPtr> CreateAccessReview(const UserInfo& user, const api::KindInfo& kind,
+                                               absl::string_view ns_in,
+                                               std::unique_ptr<Message> object,
+                                               const CreateOptions& options) {
+    if (object == nullptr) return BadRequest("the request has no object");
+    if (!options.subresource.empty()) return NoSuchSubresource(kind, options.subresource);
+    KORCH_ASSIGN_OR_RETURN(std::string ns, ObjectNamespace(kind, ns_in));
+    KORCH_RETURN_IF_ERROR(AuthorizeVerb(user, "create", kind, "", ns, ""));
+    internal::ReviewAuthorizers authorizers;
+    authorizers.chain = authorizer_.get();
+    authorizers.rbac = rbac_source_.get();
+    authorizers.node = options_.authorization.node;
+    authorizers.extra = !options_.authorization.extra.empty();
+    return internal::EvaluateAccessReview(authorizers, user, kind, ns, std::move(object));
   }
 
   // POST pods/<name>/binding.

@@ -1204,7 +1204,8 @@ TEST(ValidateTest, KindsWithoutRulesGetObjectMeta) {
   partial.mutable_metadata()->set_name("Not Valid");
   EXPECT_THAT(ValidateObject(partial), IsEmpty());
   for (const auto& kind : Scheme::Builtin().kinds()) {
-    if (kind->resource.empty() || kind->item != nullptr) continue;
+    // Kinds served with only some verbs (the access reviews) are not stored.
+    if (kind->resource.empty() || kind->item != nullptr || !kind->verbs.empty()) continue;
     std::unique_ptr<google::protobuf::Message> m(
         google::protobuf::MessageFactory::generated_factory()
             ->GetPrototype(kind->descriptor)

@@ -146,15 +146,7 @@ def raise_fd_limit(want=65536):
 # open for them). They still run; a failure is reported as "gap" with the
 # reason and does not fail the suite. KORCH_E2E_STRICT=1 makes them count.
 # Remove an entry as soon as the feature lands.
-KNOWN_GAPS = {
-    "auth can-i: admin -> yes": "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
-    "auth can-i: a user without grants -> no":
-        "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
-    "auth can-i: the user with view -> yes for list, no for create":
-        "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
-    "auth can-i as a token user without RBAC -> no":
-        "SelfSubjectAccessReview (authorization.k8s.io) is not served yet",
-}
+KNOWN_GAPS = {}
 
 
 class Steps:

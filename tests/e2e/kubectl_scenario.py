@@ -671,6 +671,9 @@ def run(steps, server, kc, manifests, work):
         r = kc.run(["auth", "can-i", "*", "*"])
         expect(r.returncode == 0 and r.stdout.strip() == "yes",
                f"admin: auth can-i '*' '*': exit {r.returncode} {r.stdout!r} {r.stderr!r}")
+        r = kc.run(["auth", "can-i", "get", "/healthz"])
+        expect(r.returncode == 0 and r.stdout.strip() == "yes",
+               f"admin: auth can-i get /healthz: exit {r.returncode} {r.stdout!r} {r.stderr!r}")
 
     steps.run("auth can-i: admin -> yes", can_i_admin)
 
@@ -733,6 +736,21 @@ def run(steps, server, kc, manifests, work):
         r = user().run(["auth", "can-i", "list", "pods", "-n", "default"])
         expect(r.returncode == 1 and r.stdout.strip() == "no",
                f"e2e-user: auth can-i list pods -n default: {r.returncode} {r.stdout!r}")
+        # The rules review: view's pods rule in NS, not in default.
+        def pods_verbs(ns):
+            out = user().ok(["auth", "can-i", "--list", "-n", ns])
+            verbs = set()
+            for line in out.splitlines():
+                cols = line.split(None, 1)
+                if cols and cols[0] == "pods":
+                    verbs |= set(line[line.rfind("[") + 1:line.rfind("]")].split())
+            return out, verbs
+        out, verbs = pods_verbs(NS)
+        expect({"get", "list", "watch"} <= verbs and "create" not in verbs,
+               f"e2e-user: auth can-i --list -n {NS}: want pods [get list watch], got: "
+               f"{clip(out)}")
+        out, verbs = pods_verbs("default")
+        expect(not verbs, f"e2e-user: auth can-i --list -n default lists pods: {clip(out)}")
 
     steps.run("auth can-i: the user with view -> yes for list, no for create",
               can_i_user_granted)

@@ -26,6 +26,10 @@ struct KindInfo {
   std::string resource;     // "deployments"; empty for kinds that are not stored
   bool namespaced = false;
   std::vector<std::string> short_names;
+  // The verbs served when not every verb of a stored kind is: {"create"}
+  // for kinds that are evaluated on create and never stored (the access
+  // reviews). Empty for stored kinds and for kinds without a resource.
+  std::vector<std::string> verbs;
   // The <Kind>List type, or null.
   const KindInfo* list = nullptr;
   // For a list kind: its item kind.

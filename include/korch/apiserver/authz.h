@@ -293,6 +293,21 @@ class KORCH_EXPORT RbacAuthorizer final : public Authorizer {
 // RbacAuthorizer (ignoring who the user is). Exposed for access reviews.
 KORCH_EXPORT bool RuleAllows(const Attributes& attributes, const api::PolicyRule& rule);
 
+// The rules RBAC grants a user in one namespace, as RbacAuthorizer applies
+// them: those of every ClusterRoleBinding that applies to the user, and for
+// a non-empty `ns` those of the RoleBindings of `ns` (without their
+// non_resource_urls, which RoleBindings never grant). Aggregated
+// ClusterRoles are resolved. What SelfSubjectRulesReview answers; rules
+// may repeat.
+struct RbacRules {
+  std::vector<api::PolicyRule> rules;
+  // Bindings that could not be followed (a missing role), as the
+  // authorizer's reasons name them.
+  std::vector<std::string> errors;
+};
+KORCH_EXPORT RbacRules RbacRulesFor(const RbacRuleSource& source, const UserInfo& user,
+                                    absl::string_view ns);
+
 // ---------------------------------------------------------------------------
 // Node authorizer
 

@@ -50,7 +50,8 @@ struct DiscoveryResource {
   std::string version;
   std::string kind;
   // Kubernetes verbs, sorted: create delete deletecollection get list patch
-  // update watch for a stored resource.
+  // update watch for a stored resource; the kind's own (KindInfo::verbs,
+  // "create" for the access reviews) otherwise.
   std::vector<std::string> verbs;
   std::vector<std::string> short_names;
   // ["all"] for the kinds Kubernetes puts in `kubectl get all`.
@@ -62,7 +63,8 @@ struct DiscoveryResource {
 };
 
 // One served group-version: every stored kind of the scheme (a kind with a
-// resource name and a list kind) and the subresources korch serves for it.
+// resource name and a list kind) and the subresources korch serves for it,
+// and the kinds served with verbs of their own (the access reviews).
 struct DiscoveryGroupVersion {
   std::string group;          // "" for the core group
   std::string version;        // "v1"
