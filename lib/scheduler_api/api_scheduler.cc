@@ -695,12 +695,35 @@ class ApiSchedulerImpl final : public ApiScheduler,
     if (current == nullptr || current->status() != "False") {
       condition["lastTransitionTime"] = Rfc3339(clock_->Now());
     }
-    nlohmann::json patch = {{"status", {{"conditions", nlohmann::json::array({condition})}}}};
-    client::PatchOptions po;
-    po.subresource = "status";
-    auto patched =
-        client_.Patch(client_.KindOf<api::Pod>(), live.metadata().namespace_(),
-                      live.metadata().name(), client::PatchType::kStrategicMerge, patch.dump(), po);
+    // Guarded by the resourceVersion the decision was made on: the informer
+    // may not have seen a binding yet (this scheduler's lost race, or
+    // another binder), and PodScheduled=False must never overwrite the
+    // binding's True. On a conflict, decide again on the live pod.
+    std::shared_ptr<const api::Pod> current_pod;
+    absl::StatusOr<std::shared_ptr<const google::protobuf::Message>> patched =
+        absl::AbortedError("not tried");
+    const api::Pod* target = &live;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      nlohmann::json patch = {
+          {"metadata", {{"resourceVersion", target->metadata().resource_version()}}},
+          {"status", {{"conditions", nlohmann::json::array({condition})}}}};
+      client::PatchOptions po;
+      po.subresource = "status";
+      patched = client_.Patch(client_.KindOf<api::Pod>(), target->metadata().namespace_(),
+                              target->metadata().name(), client::PatchType::kStrategicMerge,
+                              patch.dump(), po);
+      if (!absl::IsAborted(patched.status())) break;
+      auto fresh = client_.Get<api::Pod>(live.metadata().namespace_(), live.metadata().name());
+      if (!fresh.ok()) {
+        patched = fresh.status();
+        break;
+      }
+      current_pod = *std::move(fresh);
+      if (IsAssigned(*current_pod) || current_pod->metadata().uid() != live.metadata().uid()) {
+        return;  // bound meanwhile, or another pod of that name
+      }
+      target = current_pod.get();
+    }
     if (patched.ok()) {
       condition_updates_.fetch_add(1);
     } else if (!absl::IsNotFound(patched.status())) {
