@@ -32,7 +32,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "korch/base/logging.h"
 #include "korch/base/status.h"
 #include "korch/store.h"
@@ -255,14 +254,16 @@ class RocksDbStorage final : public Storage {
     std::vector<Compare> guards;
     std::vector<Op> ops;
     int64_t expected = 0;
-    // Results, set by the committer before it notifies `done`. Each writer
-    // waits on its own notification, so acknowledging a round of N writes
-    // wakes N threads without them contending for a shared lock.
-    absl::Notification done;
+    // Results, final once the committer sets `done`; the committer does not
+    // touch the request after that (the writer may have returned).
     absl::Status status;
     int64_t revision = 0;
     KeyValue prev;
+    std::atomic<bool> done{false};
   };
+  // A round's earlier writes, by key: the event that last changed the key
+  // (owned by the round's event list).
+  using Overlay = absl::flat_hash_map<absl::string_view, const Event*>;
 
   RocksDbStorage(const RocksDbStorageOptions& options, std::unique_ptr<rocksdb::Env> env_owner)
       : options_(options),
@@ -276,11 +277,12 @@ class RocksDbStorage final : public Storage {
   void CommitLoop();
   void CompactLoop();
   // Applies one request to the round being built.
-  void Apply(Request* r, rocksdb::WriteBatch* wb,
-             absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay, int64_t* rev,
+  void Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay, int64_t* rev,
              std::vector<std::shared_ptr<const Event>>* events, int64_t now_micros);
-  std::optional<KeyValue> Lookup(
-      const std::string& key, absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay);
+  // The latest state of `key` (the round's earlier writes, else the
+  // database) into *out, with the value only if `with_value`; false if the
+  // key does not exist.
+  bool Lookup(const std::string& key, const Overlay& overlay, bool with_value, KeyValue* out);
   // Reads log events with revision in (from, to] under [start, end), at most
   // `limit`; *scanned is the last revision looked at.
   absl::Status ReadLog(int64_t from, int64_t to, absl::string_view start, absl::string_view end,
@@ -300,6 +302,14 @@ class RocksDbStorage final : public Storage {
   // Queue of pending writes (filled by callers, drained by the committer).
   absl::Mutex queue_mu_;
   std::vector<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // Rounds taken by the committer so far; a request queued now is in round
+  // `rounds_taken_`.
+  uint64_t rounds_taken_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Writers sleep on a futex word bumped when their round is acknowledged,
+  // so one system call wakes a whole round. Two words, by round parity:
+  // writers queued for the next round (which sleep on the other word) are
+  // not woken for nothing.
+  std::atomic<uint32_t> acked_[2] = {0, 0};
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   // A failed WAL write leaves the store refusing writes.
   absl::Status fatal_ ABSL_GUARDED_BY(queue_mu_);
@@ -388,8 +398,13 @@ absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Every write first looks its keys up, and a create's key is new: a bloom
+  // filter on the memtable answers without searching it.
+  rocksdb::ColumnFamilyOptions kv_cfo = cfo;
+  kv_cfo.memtable_whole_key_filtering = true;
+  kv_cfo.memtable_prefix_bloom_size_ratio = 0.02;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cfo}, {"kv", cfo}, {"log", cfo}};
+      {rocksdb::kDefaultColumnFamilyName, cfo}, {"kv", kv_cfo}, {"log", cfo}};
 
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(dbo, options_.path, &existing).ok()) {
@@ -497,38 +512,67 @@ absl::Status RocksDbStorage::CheckSizes(absl::string_view key, absl::string_view
 }
 
 absl::Status RocksDbStorage::Submit(Request* r) {
+  uint64_t round;
   {
     absl::MutexLock l(&queue_mu_);
     if (!fatal_.ok()) return fatal_;
     if (stopping_) return absl::UnavailableError("store is closed");
     queue_.push_back(r);
+    round = rounds_taken_;
   }
-  r->done.WaitForNotification();
+  std::atomic<uint32_t>* word = &acked_[round & 1];
+  for (;;) {
+    // Read the word before the flag: an acknowledgement after this point
+    // changes the word, and the wait then returns at once.
+    const uint32_t seen = word->load(std::memory_order_acquire);
+    if (r->done.load(std::memory_order_acquire)) break;
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, nullptr,
+              nullptr, 0);
+  }
   return r->status;
 }
 
-std::optional<KeyValue> RocksDbStorage::Lookup(
-    const std::string& key, absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay) {
-  auto it = overlay->find(key);
-  if (it != overlay->end()) return it->second;
-  std::string raw;
+bool RocksDbStorage::Lookup(const std::string& key, const Overlay& overlay, bool with_value,
+                            KeyValue* out) {
+  auto it = overlay.find(key);
+  if (it != overlay.end()) {
+    const Event& e = *it->second;
+    if (e.type == Event::Type::kDelete) return false;
+    out->key = key;
+    out->create_revision = e.kv.create_revision;
+    out->mod_revision = e.kv.mod_revision;
+    out->version = e.kv.version;
+    if (with_value) out->value = e.kv.value;
+    return true;
+  }
+  rocksdb::PinnableSlice raw;
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), kv_cf_, key, &raw);
-  if (!st.ok()) return std::nullopt;
-  KeyValue kv;
-  kv.key = key;
-  if (!DecodeRecord(raw, &kv)) return std::nullopt;
-  return kv;
+  if (!st.ok()) return false;
+  out->key = key;
+  return DecodeRecord(absl::string_view(raw.data(), raw.size()), out, with_value);
 }
 
-void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
-                           absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay,
-                           int64_t* rev, std::vector<std::shared_ptr<const Event>>* events,
-                           int64_t now_micros) {
+void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay, int64_t* rev,
+                           std::vector<std::shared_ptr<const Event>>* events, int64_t now_micros) {
+  // The state before the change of every op (looked up once, also for the
+  // guard of a single-key request).
+  struct Change {
+    Op* op;
+    std::optional<KeyValue> prev;
+  };
+  std::vector<Change> changes;
+  changes.reserve(r->ops.size());
+  auto current = [&](Op& op) {
+    Change c{&op, std::nullopt};
+    KeyValue kv;
+    if (Lookup(op.key, *overlay, /*with_value=*/true, &kv)) c.prev = std::move(kv);
+    return c;
+  };
   // Guards first; nothing is written unless all hold.
   if (r->kind == Kind::kTxn) {
     for (const Compare& g : r->guards) {
-      std::optional<KeyValue> cur = Lookup(g.key, overlay);
-      int64_t have = cur ? cur->mod_revision : 0;
+      KeyValue kv;
+      int64_t have = Lookup(g.key, *overlay, /*with_value=*/false, &kv) ? kv.mod_revision : 0;
       if (have != g.mod_revision) {
         r->status =
             absl::AbortedError(absl::StrCat("guard failed: key \"", g.key, "\" has mod revision ",
@@ -536,9 +580,11 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
         return;
       }
     }
+    for (Op& op : r->ops) changes.push_back(current(op));
   } else {
+    changes.push_back(current(r->ops[0]));
     const std::string& key = r->ops[0].key;
-    std::optional<KeyValue> cur = Lookup(key, overlay);
+    const std::optional<KeyValue>& cur = changes[0].prev;
     if (r->kind == Kind::kCreate) {
       if (cur) {
         r->status = absl::AlreadyExistsError(absl::StrCat("key \"", key, "\" already exists"));
@@ -553,17 +599,11 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
       return;
     }
   }
-  // Work out the changes.
-  struct Change {
-    const Op* op;
-    std::optional<KeyValue> prev;
-  };
-  std::vector<Change> changes;
-  for (const Op& op : r->ops) {
-    std::optional<KeyValue> prev = Lookup(op.key, overlay);
-    if (op.type == Op::Type::kDelete && !prev) continue;  // deleting nothing changes nothing
-    changes.push_back(Change{&op, std::move(prev)});
-  }
+  // Deleting nothing changes nothing.
+  changes.erase(
+      std::remove_if(changes.begin(), changes.end(),
+                     [](const Change& c) { return c.op->type == Op::Type::kDelete && !c.prev; }),
+      changes.end());
   if (changes.empty()) {
     r->revision = *rev;
     return;
@@ -574,23 +614,20 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
   std::string buf;
   for (Change& c : changes) {
     auto e = std::make_shared<Event>();
+    e->kv.key = c.op->key;
+    e->kv.mod_revision = revision;
     if (c.op->type == Op::Type::kPut) {
       e->type = Event::Type::kPut;
-      e->kv.key = c.op->key;
-      e->kv.value = c.op->value;
+      // The request is ours until it is acknowledged: take its value.
+      e->kv.value = std::move(c.op->value);
       e->kv.create_revision = c.prev ? c.prev->create_revision : revision;
-      e->kv.mod_revision = revision;
       e->kv.version = c.prev ? c.prev->version + 1 : 1;
       buf.clear();
       EncodeRecord(e->kv, &buf);
       wb->Put(kv_cf_, c.op->key, buf);
-      (*overlay)[c.op->key] = e->kv;
     } else {
       e->type = Event::Type::kDelete;
-      e->kv.key = c.op->key;
-      e->kv.mod_revision = revision;
       wb->Delete(kv_cf_, c.op->key);
-      (*overlay)[c.op->key] = std::nullopt;
       r->prev = *c.prev;
       r->prev.mod_revision = revision;
     }
@@ -598,12 +635,20 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
     buf.clear();
     EncodeEvent(*e, now_micros, &buf);
     wb->Put(log_cf_, LogKey(revision, index++), buf);
+    (*overlay)[e->kv.key] = e.get();
     events->push_back(std::move(e));
   }
 }
 
 void RocksDbStorage::CommitLoop() {
   std::vector<Request*> round;
+  // Writers acknowledged by the last round: under a steady load they come
+  // straight back with their next write.
+  size_t expected = 1;
+  // How long the last write took; the longest the next round waits for
+  // stragglers (waiting longer would cost more than another round).
+  absl::Duration gather = absl::ZeroDuration();
+  uint64_t round_number = 0;
   for (;;) {
     // Everything queued while the previous round was being synced forms the
     // next round: the busier the store, the more writes share one sync.
@@ -611,9 +656,21 @@ void RocksDbStorage::CommitLoop() {
       absl::MutexLock l(&queue_mu_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); };
       queue_mu_.Await(absl::Condition(&ready));
+      if (queue_.size() < expected && !stopping_ && gather > absl::ZeroDuration()) {
+        // Some of the writers just released have not queued their next write
+        // yet (on a small machine they wait for a core). Waiting for them
+        // briefly makes one sync cover them all; a writer that does not come
+        // back costs at most one sync's time, and shrinks the next wait.
+        auto full = [this, expected]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return stopping_ || queue_.size() >= expected;
+        };
+        queue_mu_.AwaitWithTimeout(absl::Condition(&full), gather);
+      }
       if (queue_.empty()) return;  // stopping and drained
       round.swap(queue_);
+      round_number = rounds_taken_++;
     }
+    expected = round.size();
     int64_t rev;
     {
       absl::MutexLock l(&window_mu_);
@@ -621,7 +678,7 @@ void RocksDbStorage::CommitLoop() {
     }
     const int64_t start_rev = rev;
     rocksdb::WriteBatch wb;
-    absl::flat_hash_map<std::string, std::optional<KeyValue>> overlay;
+    Overlay overlay;
     std::vector<std::shared_ptr<const Event>> events;
     const int64_t now = absl::ToUnixMicros(clock_->Now());
     for (Request* r : round) Apply(r, &wb, &overlay, &rev, &events, now);
@@ -631,10 +688,14 @@ void RocksDbStorage::CommitLoop() {
       wb.Put(meta_cf_, kRevisionKey, EncodeInt(rev));
       rocksdb::WriteOptions wo;
       wo.sync = options_.sync;
+      const absl::Time write_start = absl::Now();
       write_status = FromRocks(db_->Write(wo, &wb), "store: writing");
+      gather = std::min(absl::Now() - write_start, absl::Milliseconds(2));
     }
+    bool watched = false;
     if (write_status.ok() && rev != start_rev) {
       absl::MutexLock l(&window_mu_);
+      watched = watchers_ > 0;
       for (auto& e : events) window_.push_back(std::move(e));
       current_ = rev;
       while (static_cast<int64_t>(window_.size()) > options_.window_events) {
@@ -644,7 +705,15 @@ void RocksDbStorage::CommitLoop() {
       // Keep whole revisions in the window: drop the rest of a split one.
       while (!window_.empty() && window_.front()->revision() <= window_floor_) window_.pop_front();
     }
-    if (write_status.ok() && rev != start_rev) WakeWatchers();
+    // Without watchers nobody can be asleep on the word (a new watcher reads
+    // the window first): skip the system call.
+    if (write_status.ok() && rev != start_rev) {
+      if (watched) {
+        WakeWatchers();
+      } else {
+        wake_seq_.fetch_add(1, std::memory_order_release);
+      }
+    }
     if (!write_status.ok()) {
       KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: " << write_status;
       absl::MutexLock l(&queue_mu_);
@@ -653,8 +722,12 @@ void RocksDbStorage::CommitLoop() {
     // Acknowledge only after the sync: every write of the round is durable.
     for (Request* r : round) {
       if (!write_status.ok() && r->status.ok()) r->status = write_status;
-      r->done.Notify();
+      r->done.store(true, std::memory_order_release);
     }
+    std::atomic<uint32_t>* word = &acked_[round_number & 1];
+    word->fetch_add(1, std::memory_order_release);
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+              nullptr, 0);
     round.clear();
   }
 }
