@@ -114,12 +114,12 @@ std::string LogKey(int64_t revision, uint32_t index) {
   return k;
 }
 
-// A stored record: the value and its revisions (the key is the RocksDB key).
-void EncodeRecord(const KeyValue& kv, std::string* out) {
+// A stored record: the revisions, then the value to the end (the key is the
+// RocksDB key). This writes the part before the value.
+void EncodeRecordHead(const KeyValue& kv, std::string* out) {
   PutVarint(out, kv.create_revision);
   PutVarint(out, kv.mod_revision);
   PutVarint(out, kv.version);
-  out->append(kv.value);
 }
 
 bool DecodeRecord(absl::string_view in, KeyValue* kv, bool with_value = true) {
@@ -152,13 +152,21 @@ bool DecodeKv(absl::string_view* in, KeyValue* kv) {
   return true;
 }
 
-// A log entry: the event and the time it was committed (for retention).
-void EncodeEvent(const Event& e, int64_t unix_micros, std::string* out) {
-  out->push_back(e.type == Event::Type::kPut ? 'P' : 'D');
-  EncodeKv(e.kv, out);
-  out->push_back(e.prev_kv.has_value() ? 1 : 0);
-  if (e.prev_kv) EncodeKv(*e.prev_kv, out);
-  PutVarint(out, static_cast<uint64_t>(unix_micros));
+// A log entry: the event and the time it was committed (for retention):
+// type, key, revisions and value of the event's kv, whether there is a
+// previous kv, that kv, the time. Encoded in three parts, head + e.kv.value
+// + tail, so that the value (the bulk of a put) is copied straight into the
+// write batch.
+void EncodeEventParts(const Event& e, int64_t unix_micros, std::string* head, std::string* tail) {
+  head->push_back(e.type == Event::Type::kPut ? 'P' : 'D');
+  PutBytes(head, e.kv.key);
+  PutVarint(head, e.kv.create_revision);
+  PutVarint(head, e.kv.mod_revision);
+  PutVarint(head, e.kv.version);
+  PutVarint(head, e.kv.value.size());
+  tail->push_back(e.prev_kv.has_value() ? 1 : 0);
+  if (e.prev_kv) EncodeKv(*e.prev_kv, tail);
+  PutVarint(tail, static_cast<uint64_t>(unix_micros));
 }
 
 bool DecodeEvent(absl::string_view in, Event* e, int64_t* unix_micros) {
@@ -611,7 +619,15 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay
   const int64_t revision = ++*rev;
   r->revision = revision;
   uint32_t index = 0;
-  std::string buf;
+  std::string head, tail;
+  // Writes `head` + `value` + `tail` under `key` without joining them first.
+  auto put = [wb, &head, &tail](rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
+                                absl::string_view value) {
+    const rocksdb::Slice k(key.data(), key.size());
+    const rocksdb::Slice v[3] = {rocksdb::Slice(head), rocksdb::Slice(value.data(), value.size()),
+                                 rocksdb::Slice(tail)};
+    wb->Put(cf, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(v, 3));
+  };
   for (Change& c : changes) {
     auto e = std::make_shared<Event>();
     e->kv.key = c.op->key;
@@ -622,9 +638,10 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay
       e->kv.value = std::move(c.op->value);
       e->kv.create_revision = c.prev ? c.prev->create_revision : revision;
       e->kv.version = c.prev ? c.prev->version + 1 : 1;
-      buf.clear();
-      EncodeRecord(e->kv, &buf);
-      wb->Put(kv_cf_, c.op->key, buf);
+      head.clear();
+      tail.clear();
+      EncodeRecordHead(e->kv, &head);
+      put(kv_cf_, c.op->key, e->kv.value);
     } else {
       e->type = Event::Type::kDelete;
       wb->Delete(kv_cf_, c.op->key);
@@ -632,9 +649,10 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay
       r->prev.mod_revision = revision;
     }
     e->prev_kv = std::move(c.prev);
-    buf.clear();
-    EncodeEvent(*e, now_micros, &buf);
-    wb->Put(log_cf_, LogKey(revision, index++), buf);
+    head.clear();
+    tail.clear();
+    EncodeEventParts(*e, now_micros, &head, &tail);
+    put(log_cf_, LogKey(revision, index++), e->kv.value);
     (*overlay)[e->kv.key] = e.get();
     events->push_back(std::move(e));
   }
