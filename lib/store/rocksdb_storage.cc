@@ -52,6 +52,9 @@ constexpr char kRevisionKey[] = "revision";
 constexpr char kCompactedKey[] = "compacted";
 constexpr int kMaxTxnOps = 128;
 constexpr size_t kMaxWatchBatch = 1000;
+// The longest a commit round waits for writers to come back (see
+// CommitLoop): bounds the latency a round can add when they do not.
+constexpr absl::Duration kMaxGather = absl::Milliseconds(2);
 
 // ---- encoding ---------------------------------------------------------------
 
@@ -708,7 +711,7 @@ void RocksDbStorage::CommitLoop() {
       wo.sync = options_.sync;
       const absl::Time write_start = absl::Now();
       write_status = FromRocks(db_->Write(wo, &wb), "store: writing");
-      gather = std::min(absl::Now() - write_start, absl::Milliseconds(2));
+      gather = std::min(absl::Now() - write_start, kMaxGather);
     }
     bool watched = false;
     if (write_status.ok() && rev != start_rev) {
