@@ -286,6 +286,9 @@ class RocksDbStorage final : public Storage {
   absl::Status CheckSizes(absl::string_view key, absl::string_view value) const;
   absl::Status Submit(Request* r);
   void CommitLoop();
+  // Commits one round: guards, revisions, one write (and sync), the watch
+  // window, then acknowledges its writers.
+  void CommitRound(std::vector<Request*>& round, uint64_t round_number);
   void CompactLoop();
   // Applies one request to the round being built.
   void Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay, int64_t* rev,
@@ -322,6 +325,15 @@ class RocksDbStorage final : public Storage {
   // not woken for nothing.
   std::atomic<uint32_t> acked_[2] = {0, 0};
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // A round is being committed (by the committer, or by a lone writer on
+  // its own thread); rounds never overlap.
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // Writes in the committer's last round; a writer commits on its own
+  // thread only while the store sees one writer at a time.
+  size_t last_round_size_ ABSL_GUARDED_BY(queue_mu_) = 1;
+  // How long the last write took; the longest the next round waits for
+  // stragglers (waiting longer would cost more than another round).
+  absl::Duration gather_ ABSL_GUARDED_BY(queue_mu_) = absl::ZeroDuration();
   // A failed WAL write leaves the store refusing writes.
   absl::Status fatal_ ABSL_GUARDED_BY(queue_mu_);
 
@@ -524,12 +536,29 @@ absl::Status RocksDbStorage::CheckSizes(absl::string_view key, absl::string_view
 
 absl::Status RocksDbStorage::Submit(Request* r) {
   uint64_t round;
+  bool direct = true;
   {
     absl::MutexLock l(&queue_mu_);
     if (!fatal_.ok()) return fatal_;
     if (stopping_) return absl::UnavailableError("store is closed");
-    queue_.push_back(r);
-    round = rounds_taken_;
+    if (!committing_ && queue_.empty() && last_round_size_ <= 1) {
+      // A lone writer commits its own round: handing it to the committer
+      // thread and back costs two cross-thread wake-ups per write, which on
+      // a loaded (virtual) machine can take longer than the sync.
+      committing_ = true;
+      round = rounds_taken_++;
+    } else {
+      queue_.push_back(r);
+      round = rounds_taken_;
+      direct = false;
+    }
+  }
+  if (direct) {
+    std::vector<Request*> own = {r};
+    CommitRound(own, round);
+    absl::MutexLock l(&queue_mu_);
+    committing_ = false;
+    return r->status;
   }
   std::atomic<uint32_t>* word = &acked_[round & 1];
   for (;;) {
@@ -666,17 +695,17 @@ void RocksDbStorage::CommitLoop() {
   // Writers acknowledged by the last round: under a steady load they come
   // straight back with their next write.
   size_t expected = 1;
-  // How long the last write took; the longest the next round waits for
-  // stragglers (waiting longer would cost more than another round).
-  absl::Duration gather = absl::ZeroDuration();
-  uint64_t round_number = 0;
   for (;;) {
+    uint64_t round_number;
     // Everything queued while the previous round was being synced forms the
     // next round: the busier the store, the more writes share one sync.
     {
       absl::MutexLock l(&queue_mu_);
-      auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); };
+      auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || (!queue_.empty() && !committing_);
+      };
       queue_mu_.Await(absl::Condition(&ready));
+      const absl::Duration gather = gather_;
       if (queue_.size() < expected && !stopping_ && gather > absl::ZeroDuration()) {
         // Some of the writers just released have not queued their next write
         // yet (on a small machine they wait for a core). Waiting for them
@@ -690,67 +719,77 @@ void RocksDbStorage::CommitLoop() {
       if (queue_.empty()) return;  // stopping and drained
       round.swap(queue_);
       round_number = rounds_taken_++;
+      committing_ = true;
+      last_round_size_ = round.size();
     }
     expected = round.size();
-    int64_t rev;
-    {
-      absl::MutexLock l(&window_mu_);
-      rev = current_;
-    }
-    const int64_t start_rev = rev;
-    rocksdb::WriteBatch wb;
-    Overlay overlay;
-    std::vector<std::shared_ptr<const Event>> events;
-    const int64_t now = absl::ToUnixMicros(clock_->Now());
-    for (Request* r : round) Apply(r, &wb, &overlay, &rev, &events, now);
-
-    absl::Status write_status;
-    if (rev != start_rev) {
-      wb.Put(meta_cf_, kRevisionKey, EncodeInt(rev));
-      rocksdb::WriteOptions wo;
-      wo.sync = options_.sync;
-      const absl::Time write_start = absl::Now();
-      write_status = FromRocks(db_->Write(wo, &wb), "store: writing");
-      gather = std::min(absl::Now() - write_start, kMaxGather);
-    }
-    bool watched = false;
-    if (write_status.ok() && rev != start_rev) {
-      absl::MutexLock l(&window_mu_);
-      watched = watchers_ > 0;
-      for (auto& e : events) window_.push_back(std::move(e));
-      current_ = rev;
-      while (static_cast<int64_t>(window_.size()) > options_.window_events) {
-        window_floor_ = window_.front()->revision();
-        window_.pop_front();
-      }
-      // Keep whole revisions in the window: drop the rest of a split one.
-      while (!window_.empty() && window_.front()->revision() <= window_floor_) window_.pop_front();
-    }
-    // Without watchers nobody can be asleep on the word (a new watcher reads
-    // the window first): skip the system call.
-    if (write_status.ok() && rev != start_rev) {
-      if (watched) {
-        WakeWatchers();
-      } else {
-        wake_seq_.fetch_add(1, std::memory_order_release);
-      }
-    }
-    if (!write_status.ok()) {
-      KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: " << write_status;
-      absl::MutexLock l(&queue_mu_);
-      fatal_ = write_status;
-    }
-    // Acknowledge only after the sync: every write of the round is durable.
-    for (Request* r : round) {
-      if (!write_status.ok() && r->status.ok()) r->status = write_status;
-      r->done.store(true, std::memory_order_release);
-    }
-    std::atomic<uint32_t>* word = &acked_[round_number & 1];
-    word->fetch_add(1, std::memory_order_release);
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
-              nullptr, 0);
+    CommitRound(round, round_number);
     round.clear();
+    absl::MutexLock l(&queue_mu_);
+    committing_ = false;
   }
+}
+
+void RocksDbStorage::CommitRound(std::vector<Request*>& round, uint64_t round_number) {
+  int64_t rev;
+  {
+    absl::MutexLock l(&window_mu_);
+    rev = current_;
+  }
+  const int64_t start_rev = rev;
+  rocksdb::WriteBatch wb;
+  Overlay overlay;
+  std::vector<std::shared_ptr<const Event>> events;
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  for (Request* r : round) Apply(r, &wb, &overlay, &rev, &events, now);
+
+  absl::Status write_status;
+  if (rev != start_rev) {
+    wb.Put(meta_cf_, kRevisionKey, EncodeInt(rev));
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    const absl::Time write_start = absl::Now();
+    write_status = FromRocks(db_->Write(wo, &wb), "store: writing");
+    const absl::Duration took = std::min(absl::Now() - write_start, kMaxGather);
+    absl::MutexLock l(&queue_mu_);
+    gather_ = took;
+  }
+  bool watched = false;
+  if (write_status.ok() && rev != start_rev) {
+    absl::MutexLock l(&window_mu_);
+    watched = watchers_ > 0;
+    for (auto& e : events) window_.push_back(std::move(e));
+    current_ = rev;
+    while (static_cast<int64_t>(window_.size()) > options_.window_events) {
+      window_floor_ = window_.front()->revision();
+      window_.pop_front();
+    }
+    // Keep whole revisions in the window: drop the rest of a split one.
+    while (!window_.empty() && window_.front()->revision() <= window_floor_) window_.pop_front();
+  }
+  // Without watchers nobody can be asleep on the word (a new watcher reads
+  // the window first): skip the system call.
+  if (write_status.ok() && rev != start_rev) {
+    if (watched) {
+      WakeWatchers();
+    } else {
+      wake_seq_.fetch_add(1, std::memory_order_release);
+    }
+  }
+  if (!write_status.ok()) {
+    KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: " << write_status;
+    absl::MutexLock l(&queue_mu_);
+    fatal_ = write_status;
+  }
+  // Acknowledge only after the sync: every write of the round is durable.
+  for (Request* r : round) {
+    if (!write_status.ok() && r->status.ok()) r->status = write_status;
+    r->done.store(true, std::memory_order_release);
+  }
+  std::atomic<uint32_t>* word = &acked_[round_number & 1];
+  word->fetch_add(1, std::memory_order_release);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
 }
 
 absl::StatusOr<int64_t> RocksDbStorage::Create(absl::string_view key, absl::string_view value) {
