@@ -32,7 +32,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "korch/base/logging.h"
 #include "korch/base/status.h"
 #include "korch/store.h"
@@ -53,6 +52,9 @@ constexpr char kRevisionKey[] = "revision";
 constexpr char kCompactedKey[] = "compacted";
 constexpr int kMaxTxnOps = 128;
 constexpr size_t kMaxWatchBatch = 1000;
+// The longest a commit round waits for writers to come back (see
+// CommitLoop): bounds the latency a round can add when they do not.
+constexpr absl::Duration kMaxGather = absl::Milliseconds(2);
 
 // ---- encoding ---------------------------------------------------------------
 
@@ -115,12 +117,12 @@ std::string LogKey(int64_t revision, uint32_t index) {
   return k;
 }
 
-// A stored record: the value and its revisions (the key is the RocksDB key).
-void EncodeRecord(const KeyValue& kv, std::string* out) {
+// A stored record: the revisions, then the value to the end (the key is the
+// RocksDB key). This writes the part before the value.
+void EncodeRecordHead(const KeyValue& kv, std::string* out) {
   PutVarint(out, kv.create_revision);
   PutVarint(out, kv.mod_revision);
   PutVarint(out, kv.version);
-  out->append(kv.value);
 }
 
 bool DecodeRecord(absl::string_view in, KeyValue* kv, bool with_value = true) {
@@ -153,13 +155,21 @@ bool DecodeKv(absl::string_view* in, KeyValue* kv) {
   return true;
 }
 
-// A log entry: the event and the time it was committed (for retention).
-void EncodeEvent(const Event& e, int64_t unix_micros, std::string* out) {
-  out->push_back(e.type == Event::Type::kPut ? 'P' : 'D');
-  EncodeKv(e.kv, out);
-  out->push_back(e.prev_kv.has_value() ? 1 : 0);
-  if (e.prev_kv) EncodeKv(*e.prev_kv, out);
-  PutVarint(out, static_cast<uint64_t>(unix_micros));
+// A log entry: the event and the time it was committed (for retention):
+// type, key, revisions and value of the event's kv, whether there is a
+// previous kv, that kv, the time. Encoded in three parts, head + e.kv.value
+// + tail, so that the value (the bulk of a put) is copied straight into the
+// write batch.
+void EncodeEventParts(const Event& e, int64_t unix_micros, std::string* head, std::string* tail) {
+  head->push_back(e.type == Event::Type::kPut ? 'P' : 'D');
+  PutBytes(head, e.kv.key);
+  PutVarint(head, e.kv.create_revision);
+  PutVarint(head, e.kv.mod_revision);
+  PutVarint(head, e.kv.version);
+  PutVarint(head, e.kv.value.size());
+  tail->push_back(e.prev_kv.has_value() ? 1 : 0);
+  if (e.prev_kv) EncodeKv(*e.prev_kv, tail);
+  PutVarint(tail, static_cast<uint64_t>(unix_micros));
 }
 
 bool DecodeEvent(absl::string_view in, Event* e, int64_t* unix_micros) {
@@ -255,14 +265,16 @@ class RocksDbStorage final : public Storage {
     std::vector<Compare> guards;
     std::vector<Op> ops;
     int64_t expected = 0;
-    // Results, set by the committer before it notifies `done`. Each writer
-    // waits on its own notification, so acknowledging a round of N writes
-    // wakes N threads without them contending for a shared lock.
-    absl::Notification done;
+    // Results, final once the committer sets `done`; the committer does not
+    // touch the request after that (the writer may have returned).
     absl::Status status;
     int64_t revision = 0;
     KeyValue prev;
+    std::atomic<bool> done{false};
   };
+  // A round's earlier writes, by key: the event that last changed the key
+  // (owned by the round's event list).
+  using Overlay = absl::flat_hash_map<absl::string_view, const Event*>;
 
   RocksDbStorage(const RocksDbStorageOptions& options, std::unique_ptr<rocksdb::Env> env_owner)
       : options_(options),
@@ -274,13 +286,17 @@ class RocksDbStorage final : public Storage {
   absl::Status CheckSizes(absl::string_view key, absl::string_view value) const;
   absl::Status Submit(Request* r);
   void CommitLoop();
+  // Commits one round: guards, revisions, one write (and sync), the watch
+  // window, then acknowledges its writers.
+  void CommitRound(std::vector<Request*>& round, uint64_t round_number);
   void CompactLoop();
   // Applies one request to the round being built.
-  void Apply(Request* r, rocksdb::WriteBatch* wb,
-             absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay, int64_t* rev,
+  void Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay, int64_t* rev,
              std::vector<std::shared_ptr<const Event>>* events, int64_t now_micros);
-  std::optional<KeyValue> Lookup(
-      const std::string& key, absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay);
+  // The latest state of `key` (the round's earlier writes, else the
+  // database) into *out, with the value only if `with_value`; false if the
+  // key does not exist.
+  bool Lookup(const std::string& key, const Overlay& overlay, bool with_value, KeyValue* out);
   // Reads log events with revision in (from, to] under [start, end), at most
   // `limit`; *scanned is the last revision looked at.
   absl::Status ReadLog(int64_t from, int64_t to, absl::string_view start, absl::string_view end,
@@ -300,7 +316,24 @@ class RocksDbStorage final : public Storage {
   // Queue of pending writes (filled by callers, drained by the committer).
   absl::Mutex queue_mu_;
   std::vector<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  // Rounds taken by the committer so far; a request queued now is in round
+  // `rounds_taken_`.
+  uint64_t rounds_taken_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Writers sleep on a futex word bumped when their round is acknowledged,
+  // so one system call wakes a whole round. Two words, by round parity:
+  // writers queued for the next round (which sleep on the other word) are
+  // not woken for nothing.
+  std::atomic<uint32_t> acked_[2] = {0, 0};
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // A round is being committed (by the committer, or by a lone writer on
+  // its own thread); rounds never overlap.
+  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // Writes in the committer's last round; a writer commits on its own
+  // thread only while the store sees one writer at a time.
+  size_t last_round_size_ ABSL_GUARDED_BY(queue_mu_) = 1;
+  // How long the last write took; the longest the next round waits for
+  // stragglers (waiting longer would cost more than another round).
+  absl::Duration gather_ ABSL_GUARDED_BY(queue_mu_) = absl::ZeroDuration();
   // A failed WAL write leaves the store refusing writes.
   absl::Status fatal_ ABSL_GUARDED_BY(queue_mu_);
 
@@ -388,8 +421,13 @@ absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(64 << 20);
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Every write first looks its keys up, and a create's key is new: a bloom
+  // filter on the memtable answers without searching it.
+  rocksdb::ColumnFamilyOptions kv_cfo = cfo;
+  kv_cfo.memtable_whole_key_filtering = true;
+  kv_cfo.memtable_prefix_bloom_size_ratio = 0.02;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cfo}, {"kv", cfo}, {"log", cfo}};
+      {rocksdb::kDefaultColumnFamilyName, cfo}, {"kv", kv_cfo}, {"log", cfo}};
 
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(dbo, options_.path, &existing).ok()) {
@@ -497,38 +535,84 @@ absl::Status RocksDbStorage::CheckSizes(absl::string_view key, absl::string_view
 }
 
 absl::Status RocksDbStorage::Submit(Request* r) {
+  uint64_t round;
+  bool direct = true;
   {
     absl::MutexLock l(&queue_mu_);
     if (!fatal_.ok()) return fatal_;
     if (stopping_) return absl::UnavailableError("store is closed");
-    queue_.push_back(r);
+    if (!committing_ && queue_.empty() && last_round_size_ <= 1) {
+      // A lone writer commits its own round: handing it to the committer
+      // thread and back costs two cross-thread wake-ups per write, which on
+      // a loaded (virtual) machine can take longer than the sync.
+      committing_ = true;
+      round = rounds_taken_++;
+    } else {
+      queue_.push_back(r);
+      round = rounds_taken_;
+      direct = false;
+    }
   }
-  r->done.WaitForNotification();
+  if (direct) {
+    std::vector<Request*> own = {r};
+    CommitRound(own, round);
+    absl::MutexLock l(&queue_mu_);
+    committing_ = false;
+    return r->status;
+  }
+  std::atomic<uint32_t>* word = &acked_[round & 1];
+  for (;;) {
+    // Read the word before the flag: an acknowledgement after this point
+    // changes the word, and the wait then returns at once.
+    const uint32_t seen = word->load(std::memory_order_acquire);
+    if (r->done.load(std::memory_order_acquire)) break;
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, nullptr,
+              nullptr, 0);
+  }
   return r->status;
 }
 
-std::optional<KeyValue> RocksDbStorage::Lookup(
-    const std::string& key, absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay) {
-  auto it = overlay->find(key);
-  if (it != overlay->end()) return it->second;
-  std::string raw;
+bool RocksDbStorage::Lookup(const std::string& key, const Overlay& overlay, bool with_value,
+                            KeyValue* out) {
+  auto it = overlay.find(key);
+  if (it != overlay.end()) {
+    const Event& e = *it->second;
+    if (e.type == Event::Type::kDelete) return false;
+    out->key = key;
+    out->create_revision = e.kv.create_revision;
+    out->mod_revision = e.kv.mod_revision;
+    out->version = e.kv.version;
+    if (with_value) out->value = e.kv.value;
+    return true;
+  }
+  rocksdb::PinnableSlice raw;
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), kv_cf_, key, &raw);
-  if (!st.ok()) return std::nullopt;
-  KeyValue kv;
-  kv.key = key;
-  if (!DecodeRecord(raw, &kv)) return std::nullopt;
-  return kv;
+  if (!st.ok()) return false;
+  out->key = key;
+  return DecodeRecord(absl::string_view(raw.data(), raw.size()), out, with_value);
 }
 
-void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
-                           absl::flat_hash_map<std::string, std::optional<KeyValue>>* overlay,
-                           int64_t* rev, std::vector<std::shared_ptr<const Event>>* events,
-                           int64_t now_micros) {
+void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb, Overlay* overlay, int64_t* rev,
+                           std::vector<std::shared_ptr<const Event>>* events, int64_t now_micros) {
+  // The state before the change of every op (looked up once, also for the
+  // guard of a single-key request).
+  struct Change {
+    Op* op;
+    std::optional<KeyValue> prev;
+  };
+  std::vector<Change> changes;
+  changes.reserve(r->ops.size());
+  auto current = [&](Op& op) {
+    Change c{&op, std::nullopt};
+    KeyValue kv;
+    if (Lookup(op.key, *overlay, /*with_value=*/true, &kv)) c.prev = std::move(kv);
+    return c;
+  };
   // Guards first; nothing is written unless all hold.
   if (r->kind == Kind::kTxn) {
     for (const Compare& g : r->guards) {
-      std::optional<KeyValue> cur = Lookup(g.key, overlay);
-      int64_t have = cur ? cur->mod_revision : 0;
+      KeyValue kv;
+      int64_t have = Lookup(g.key, *overlay, /*with_value=*/false, &kv) ? kv.mod_revision : 0;
       if (have != g.mod_revision) {
         r->status =
             absl::AbortedError(absl::StrCat("guard failed: key \"", g.key, "\" has mod revision ",
@@ -536,9 +620,11 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
         return;
       }
     }
+    for (Op& op : r->ops) changes.push_back(current(op));
   } else {
+    changes.push_back(current(r->ops[0]));
     const std::string& key = r->ops[0].key;
-    std::optional<KeyValue> cur = Lookup(key, overlay);
+    const std::optional<KeyValue>& cur = changes[0].prev;
     if (r->kind == Kind::kCreate) {
       if (cur) {
         r->status = absl::AlreadyExistsError(absl::StrCat("key \"", key, "\" already exists"));
@@ -553,17 +639,11 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
       return;
     }
   }
-  // Work out the changes.
-  struct Change {
-    const Op* op;
-    std::optional<KeyValue> prev;
-  };
-  std::vector<Change> changes;
-  for (const Op& op : r->ops) {
-    std::optional<KeyValue> prev = Lookup(op.key, overlay);
-    if (op.type == Op::Type::kDelete && !prev) continue;  // deleting nothing changes nothing
-    changes.push_back(Change{&op, std::move(prev)});
-  }
+  // Deleting nothing changes nothing.
+  changes.erase(
+      std::remove_if(changes.begin(), changes.end(),
+                     [](const Change& c) { return c.op->type == Op::Type::kDelete && !c.prev; }),
+      changes.end());
   if (changes.empty()) {
     r->revision = *rev;
     return;
@@ -571,92 +651,145 @@ void RocksDbStorage::Apply(Request* r, rocksdb::WriteBatch* wb,
   const int64_t revision = ++*rev;
   r->revision = revision;
   uint32_t index = 0;
-  std::string buf;
+  std::string head, tail;
+  // Writes `head` + `value` + `tail` under `key` without joining them first.
+  auto put = [wb, &head, &tail](rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
+                                absl::string_view value) {
+    const rocksdb::Slice k(key.data(), key.size());
+    const rocksdb::Slice v[3] = {rocksdb::Slice(head), rocksdb::Slice(value.data(), value.size()),
+                                 rocksdb::Slice(tail)};
+    wb->Put(cf, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(v, 3));
+  };
   for (Change& c : changes) {
     auto e = std::make_shared<Event>();
+    e->kv.key = c.op->key;
+    e->kv.mod_revision = revision;
     if (c.op->type == Op::Type::kPut) {
       e->type = Event::Type::kPut;
-      e->kv.key = c.op->key;
-      e->kv.value = c.op->value;
+      // The request is ours until it is acknowledged: take its value.
+      e->kv.value = std::move(c.op->value);
       e->kv.create_revision = c.prev ? c.prev->create_revision : revision;
-      e->kv.mod_revision = revision;
       e->kv.version = c.prev ? c.prev->version + 1 : 1;
-      buf.clear();
-      EncodeRecord(e->kv, &buf);
-      wb->Put(kv_cf_, c.op->key, buf);
-      (*overlay)[c.op->key] = e->kv;
+      head.clear();
+      tail.clear();
+      EncodeRecordHead(e->kv, &head);
+      put(kv_cf_, c.op->key, e->kv.value);
     } else {
       e->type = Event::Type::kDelete;
-      e->kv.key = c.op->key;
-      e->kv.mod_revision = revision;
       wb->Delete(kv_cf_, c.op->key);
-      (*overlay)[c.op->key] = std::nullopt;
       r->prev = *c.prev;
       r->prev.mod_revision = revision;
     }
     e->prev_kv = std::move(c.prev);
-    buf.clear();
-    EncodeEvent(*e, now_micros, &buf);
-    wb->Put(log_cf_, LogKey(revision, index++), buf);
+    head.clear();
+    tail.clear();
+    EncodeEventParts(*e, now_micros, &head, &tail);
+    put(log_cf_, LogKey(revision, index++), e->kv.value);
+    (*overlay)[e->kv.key] = e.get();
     events->push_back(std::move(e));
   }
 }
 
 void RocksDbStorage::CommitLoop() {
   std::vector<Request*> round;
+  // Writers acknowledged by the last round: under a steady load they come
+  // straight back with their next write.
+  size_t expected = 1;
   for (;;) {
+    uint64_t round_number;
     // Everything queued while the previous round was being synced forms the
     // next round: the busier the store, the more writes share one sync.
     {
       absl::MutexLock l(&queue_mu_);
-      auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); };
+      auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || (!queue_.empty() && !committing_);
+      };
       queue_mu_.Await(absl::Condition(&ready));
+      const absl::Duration gather = gather_;
+      if (queue_.size() < expected && !stopping_ && gather > absl::ZeroDuration()) {
+        // Some of the writers just released have not queued their next write
+        // yet (on a small machine they wait for a core). Waiting for them
+        // briefly makes one sync cover them all; a writer that does not come
+        // back costs at most one sync's time, and shrinks the next wait.
+        auto full = [this, expected]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return stopping_ || queue_.size() >= expected;
+        };
+        queue_mu_.AwaitWithTimeout(absl::Condition(&full), gather);
+      }
       if (queue_.empty()) return;  // stopping and drained
       round.swap(queue_);
+      round_number = rounds_taken_++;
+      committing_ = true;
+      last_round_size_ = round.size();
     }
-    int64_t rev;
-    {
-      absl::MutexLock l(&window_mu_);
-      rev = current_;
-    }
-    const int64_t start_rev = rev;
-    rocksdb::WriteBatch wb;
-    absl::flat_hash_map<std::string, std::optional<KeyValue>> overlay;
-    std::vector<std::shared_ptr<const Event>> events;
-    const int64_t now = absl::ToUnixMicros(clock_->Now());
-    for (Request* r : round) Apply(r, &wb, &overlay, &rev, &events, now);
-
-    absl::Status write_status;
-    if (rev != start_rev) {
-      wb.Put(meta_cf_, kRevisionKey, EncodeInt(rev));
-      rocksdb::WriteOptions wo;
-      wo.sync = options_.sync;
-      write_status = FromRocks(db_->Write(wo, &wb), "store: writing");
-    }
-    if (write_status.ok() && rev != start_rev) {
-      absl::MutexLock l(&window_mu_);
-      for (auto& e : events) window_.push_back(std::move(e));
-      current_ = rev;
-      while (static_cast<int64_t>(window_.size()) > options_.window_events) {
-        window_floor_ = window_.front()->revision();
-        window_.pop_front();
-      }
-      // Keep whole revisions in the window: drop the rest of a split one.
-      while (!window_.empty() && window_.front()->revision() <= window_floor_) window_.pop_front();
-    }
-    if (write_status.ok() && rev != start_rev) WakeWatchers();
-    if (!write_status.ok()) {
-      KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: " << write_status;
-      absl::MutexLock l(&queue_mu_);
-      fatal_ = write_status;
-    }
-    // Acknowledge only after the sync: every write of the round is durable.
-    for (Request* r : round) {
-      if (!write_status.ok() && r->status.ok()) r->status = write_status;
-      r->done.Notify();
-    }
+    expected = round.size();
+    CommitRound(round, round_number);
     round.clear();
+    absl::MutexLock l(&queue_mu_);
+    committing_ = false;
   }
+}
+
+void RocksDbStorage::CommitRound(std::vector<Request*>& round, uint64_t round_number) {
+  int64_t rev;
+  {
+    absl::MutexLock l(&window_mu_);
+    rev = current_;
+  }
+  const int64_t start_rev = rev;
+  rocksdb::WriteBatch wb;
+  Overlay overlay;
+  std::vector<std::shared_ptr<const Event>> events;
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  for (Request* r : round) Apply(r, &wb, &overlay, &rev, &events, now);
+
+  absl::Status write_status;
+  if (rev != start_rev) {
+    wb.Put(meta_cf_, kRevisionKey, EncodeInt(rev));
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync;
+    const absl::Time write_start = absl::Now();
+    write_status = FromRocks(db_->Write(wo, &wb), "store: writing");
+    const absl::Duration took = std::min(absl::Now() - write_start, kMaxGather);
+    absl::MutexLock l(&queue_mu_);
+    gather_ = took;
+  }
+  bool watched = false;
+  if (write_status.ok() && rev != start_rev) {
+    absl::MutexLock l(&window_mu_);
+    watched = watchers_ > 0;
+    for (auto& e : events) window_.push_back(std::move(e));
+    current_ = rev;
+    while (static_cast<int64_t>(window_.size()) > options_.window_events) {
+      window_floor_ = window_.front()->revision();
+      window_.pop_front();
+    }
+    // Keep whole revisions in the window: drop the rest of a split one.
+    while (!window_.empty() && window_.front()->revision() <= window_floor_) window_.pop_front();
+  }
+  // Without watchers nobody can be asleep on the word (a new watcher reads
+  // the window first): skip the system call.
+  if (write_status.ok() && rev != start_rev) {
+    if (watched) {
+      WakeWatchers();
+    } else {
+      wake_seq_.fetch_add(1, std::memory_order_release);
+    }
+  }
+  if (!write_status.ok()) {
+    KORCH_LOG(log_, kError) << "write failed, the store refuses further writes: " << write_status;
+    absl::MutexLock l(&queue_mu_);
+    fatal_ = write_status;
+  }
+  // Acknowledge only after the sync: every write of the round is durable.
+  for (Request* r : round) {
+    if (!write_status.ok() && r->status.ok()) r->status = write_status;
+    r->done.store(true, std::memory_order_release);
+  }
+  std::atomic<uint32_t>* word = &acked_[round_number & 1];
+  word->fetch_add(1, std::memory_order_release);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
 }
 
 absl::StatusOr<int64_t> RocksDbStorage::Create(absl::string_view key, absl::string_view value) {

@@ -129,6 +129,53 @@ TEST_P(StorageConformanceTest, ConcurrentGuardedIncrementsLoseNoUpdate) {
   EXPECT_EQ(store_->Get("/counter")->version, kThreads * kIncrements + 1);
 }
 
+// Writers racing on one key: the store decides each race against every
+// earlier write, including writes committed together with it (a create
+// right after a delete, a second create of a key just created).
+TEST_P(StorageConformanceTest, WritersRacingOnOneKeySeeEachOthersWrites) {
+  const int64_t start = *store_->CurrentRevision();
+  auto w =
+      store_->Watch("/race/", PrefixEnd("/race/"), WatchOptions{start, absl::ZeroDuration(), 0});
+  ASSERT_TRUE(w.ok()) << w.status();
+  constexpr int kThreads = 8;
+  constexpr int kAttempts = 30;
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAttempts; ++i) {
+        auto rev = store_->Create("/race/k", absl::StrCat(t, "-", i));
+        if (!rev.ok()) {
+          ASSERT_EQ(rev.status().code(), absl::StatusCode::kAlreadyExists) << rev.status();
+          continue;
+        }
+        ++created;
+        // Only creators delete, so the key is still ours.
+        auto deleted = store_->Delete("/race/k", *rev);
+        ASSERT_TRUE(deleted.ok()) << deleted.status();
+        EXPECT_EQ(deleted->value, absl::StrCat(t, "-", i));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_GT(created.load(), 0);
+  EXPECT_EQ(store_->Get("/race/k").status().code(), absl::StatusCode::kNotFound);
+  // The history alternates: every create is followed by the delete of that
+  // same value.
+  auto events = Collect(**w, 2 * static_cast<size_t>(created.load()));
+  ASSERT_EQ(events.size(), 2 * static_cast<size_t>(created.load()));
+  for (size_t i = 0; i < events.size(); i += 2) {
+    EXPECT_EQ(events[i].type, Event::Type::kPut);
+    EXPECT_FALSE(events[i].prev_kv.has_value());
+    EXPECT_EQ(events[i].kv.version, 1);
+    EXPECT_EQ(events[i + 1].type, Event::Type::kDelete);
+    ASSERT_TRUE(events[i + 1].prev_kv.has_value());
+    EXPECT_EQ(events[i + 1].prev_kv->value, events[i].kv.value);
+    EXPECT_EQ(events[i + 1].prev_kv->mod_revision, events[i].revision());
+    EXPECT_GT(events[i + 1].revision(), events[i].revision());
+  }
+}
+
 TEST_P(StorageConformanceTest, RangeIsAConsistentViewAtOneRevision) {
   for (int i = 0; i < 50; ++i) {
     ASSERT_TRUE(store_->Create(absl::StrFormat("/r/%03d", i), absl::StrCat("v", i)).ok());
