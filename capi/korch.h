@@ -269,6 +269,101 @@ KORCH_C_API int korch_client_watch(korch_watch_t** out, korch_client_t* client,
                                    korch_client_event_fn on_event, korch_watch_end_fn on_end,
                                    void* user_data);
 
+/* ------------------------------------------------------------------------ */
+/* Scheduler                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A plugin registry: the in-tree plugins plus plugins written in C. Not
+ * thread-safe; register everything before creating schedulers from it. It
+ * must outlive the schedulers created from it. */
+typedef struct korch_scheduler_registry_t korch_scheduler_registry_t;
+typedef struct korch_scheduler_t korch_scheduler_t;
+
+KORCH_C_API int korch_scheduler_registry_new(korch_scheduler_registry_t** out);
+KORCH_C_API void korch_scheduler_registry_destroy(korch_scheduler_registry_t* registry);
+
+/* Filter results. */
+#define KORCH_FILTER_FIT 0
+#define KORCH_FILTER_UNSCHEDULABLE 1 /* preemption might help */
+#define KORCH_FILTER_UNRESOLVABLE 2  /* preemption cannot help */
+
+/* A Filter plugin: does the pod fit on the node? pod_json is the Pod;
+ * node_json is {"node": <the Node>, "requested": {"cpu": "1500m", "memory":
+ * "3221225472", ...}, "podCount": 4}: what the pods already placed there
+ * request. Called on scheduler worker threads, concurrently for different
+ * nodes of one pod: it must be thread-safe. Return KORCH_FILTER_*; for a
+ * rejection, *reason (malloc'ed, freed by korch; may be left NULL) is the
+ * text counted in "0/N nodes are available: ..." messages. A negative
+ * return is an error that fails the scheduling of this pod
+ * (korch_scheduler_schedule returns KORCH_ERR_CALLBACK with *reason as the
+ * message). */
+typedef int (*korch_filter_fn)(const char* pod_json, const char* node_json, char** reason,
+                               void* user_data);
+/* A Score plugin: *score in [0, 100] (higher is better; clamped), for each
+ * node that passed the filters. Called on the scheduling thread, one node
+ * after the other; a negative return fails the pod's cycle like a filter
+ * error. */
+typedef int (*korch_score_fn)(const char* pod_json, const char* node_json, int64_t* score,
+                              void* user_data);
+/* Registers a plugin under `name` (KORCH_ERR_ALREADY_EXISTS if taken).
+ * A registered plugin runs only in profiles that enable it, e.g. with the
+ * configuration
+ *   {"profiles": [{"plugins": {"filter": {"enabled": [{"name": "MyFilter"}]},
+ *                              "score": {"enabled": [{"name": "MyScore", "weight": 2}]}}}]}
+ */
+KORCH_C_API int korch_scheduler_registry_add_filter(korch_scheduler_registry_t* registry,
+                                                    const char* name, korch_filter_fn fn,
+                                                    void* user_data);
+KORCH_C_API int korch_scheduler_registry_add_score(korch_scheduler_registry_t* registry,
+                                                   const char* name, korch_score_fn fn,
+                                                   void* user_data);
+
+/* An embedded scheduler. config: a KubeSchedulerConfiguration document
+ * (YAML or JSON, with its apiVersion and kind; NULL: the defaults).
+ * registry: NULL for the in-tree plugins only. options_json (may be NULL):
+ *   {"seed": 42,            // reproducible tie-breaks
+ *    "parallelism": 1}      // 1: no threads (overrides the configuration)
+ * Thread-safe. */
+KORCH_C_API int korch_scheduler_new(korch_scheduler_t** out, const char* config,
+                                    korch_scheduler_registry_t* registry, const char* options_json);
+KORCH_C_API void korch_scheduler_destroy(korch_scheduler_t* scheduler);
+
+/* Cluster state, as Kubernetes objects in JSON. A pod with spec.nodeName
+ * counts on that node; one without is only recorded for
+ * korch_scheduler_schedule_pending. */
+KORCH_C_API int korch_scheduler_add_node(korch_scheduler_t* scheduler, const char* node_json);
+KORCH_C_API int korch_scheduler_update_node(korch_scheduler_t* scheduler, const char* node_json);
+KORCH_C_API int korch_scheduler_remove_node(korch_scheduler_t* scheduler, const char* name);
+KORCH_C_API int korch_scheduler_add_pod(korch_scheduler_t* scheduler, const char* pod_json);
+KORCH_C_API int korch_scheduler_remove_pod(korch_scheduler_t* scheduler, const char* pod_json);
+
+/* Schedules one pod now; afterwards it counts on its node. *result:
+ *   {"node": "n7", "evaluatedNodes": 100, "feasibleNodes": 42}
+ * or, when it fits nowhere (still KORCH_OK):
+ *   {"node": "", "message": "0/3 nodes are available: 3 Insufficient cpu.",
+ *    "reasons": {"Insufficient cpu": 3}, "nominatedNode": ""}
+ * KORCH_ERR_INVALID for a pod that cannot be read, KORCH_ERR_CALLBACK when a
+ * C plugin failed. */
+KORCH_C_API int korch_scheduler_schedule(char** result, korch_scheduler_t* scheduler,
+                                         const char* pod_json);
+/* The same for a JSON array of pods, in order; *results is a JSON array of
+ * results (an {"error": "...", "code": -3} object for a pod that failed). */
+KORCH_C_API int korch_scheduler_schedule_batch(char** results, korch_scheduler_t* scheduler,
+                                               const char* pods_json);
+/* Where the pod would go, changing nothing. */
+KORCH_C_API int korch_scheduler_evaluate(char** result, korch_scheduler_t* scheduler,
+                                         const char* pod_json);
+/* {"nodes": 5000, "pods": 10000, "scheduled": 9000, "failed": 1000, ...} */
+KORCH_C_API int korch_scheduler_stats(char** stats_json, korch_scheduler_t* scheduler);
+
+/* A scheduler that runs against an API server: it watches pods and nodes
+ * through `client`, binds through pods/binding, and writes PodScheduled
+ * conditions and events, until destroyed. The client must outlive it. */
+typedef struct korch_scheduler_runner_t korch_scheduler_runner_t;
+KORCH_C_API int korch_scheduler_run(korch_scheduler_runner_t** out, korch_client_t* client,
+                                    const char* config, korch_scheduler_registry_t* registry);
+KORCH_C_API void korch_scheduler_runner_destroy(korch_scheduler_runner_t* runner);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -487,11 +487,189 @@ static void test_http_listener_and_authenticator(void) {
   korch_apiserver_destroy(server);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/* The digit at the end of the node's name ("n3" -> 3), from node_json. */
+static int node_digit(const char* node_json) {
+  const char* at = strstr(node_json, "\"name\":\"n");
+  return at == NULL ? -1 : at[9] - '0';
+}
+
+static int only_even(const char* pod_json, const char* node_json, char** reason, void* ud) {
+  (void)ud;
+  if (strstr(pod_json, "\"explode\"") != NULL) {
+    *reason = strdup("the plugin blew up");
+    return -1;
+  }
+  CHECK(strstr(node_json, "\"requested\"") != NULL && strstr(node_json, "\"podCount\"") != NULL);
+  if (node_digit(node_json) % 2 == 1) {
+    *reason = strdup("node(s) are odd");
+    return KORCH_FILTER_UNSCHEDULABLE;
+  }
+  return KORCH_FILTER_FIT;
+}
+
+static int prefer_high(const char* pod_json, const char* node_json, int64_t* score, void* ud) {
+  (void)pod_json;
+  (void)ud;
+  *score = node_digit(node_json) * 10;
+  return 0;
+}
+
+static const char* kSchedConfig =
+    "{\"apiVersion\":\"kubescheduler.config.k8s.io/v1\",\"kind\":\"KubeSchedulerConfiguration\","
+    "\"percentageOfNodesToScore\":100,"
+    "\"profiles\":[{\"schedulerName\":\"default-scheduler\",\"plugins\":{"
+    "\"filter\":{\"enabled\":[{\"name\":\"OnlyEven\"}]},"
+    "\"score\":{\"disabled\":[{\"name\":\"*\"}],\"enabled\":[{\"name\":\"PreferHigh\",\"weight\":5}"
+    "]}}}]}";
+
+static const char* kSchedPod =
+    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":"
+    "\"default\","
+    "\"uid\":\"%s\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{"
+    "\"requests\":{\"cpu\":\"1\"}}}]}}";
+
+static void test_scheduler(void) {
+  korch_scheduler_registry_t* registry = NULL;
+  CHECK_RC(KORCH_OK, korch_scheduler_registry_new(&registry));
+  CHECK_RC(KORCH_OK, korch_scheduler_registry_add_filter(registry, "OnlyEven", only_even, NULL));
+  CHECK_RC(KORCH_OK, korch_scheduler_registry_add_score(registry, "PreferHigh", prefer_high, NULL));
+  CHECK_RC(KORCH_ERR_ALREADY_EXISTS,
+           korch_scheduler_registry_add_filter(registry, "NodeResourcesFit", only_even, NULL));
+
+  korch_scheduler_t* sched = NULL;
+  CHECK_RC(KORCH_ERR_INVALID,
+           korch_scheduler_new(&sched,
+                               "{\"apiVersion\":\"kubescheduler.config.k8s.io/v1\","
+                               "\"kind\":\"KubeSchedulerConfiguration\",\"parralelism\":2}",
+                               registry, NULL));
+  CHECK(strstr(korch_last_error(), "parralelism") != NULL);
+  CHECK_RC(KORCH_ERR_INVALID, korch_scheduler_new(&sched, kSchedConfig, registry, "{\"sed\":1}"));
+  CHECK_RC(KORCH_OK,
+           korch_scheduler_new(&sched, kSchedConfig, registry, "{\"seed\":1,\"parallelism\":1}"));
+  if (sched == NULL) {
+    korch_scheduler_registry_destroy(registry);
+    return;
+  }
+  for (int i = 0; i < 4; ++i) {
+    char node[256];
+    snprintf(node, sizeof node,
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n%d\"},"
+             "\"status\":{\"allocatable\":{\"cpu\":\"2\",\"memory\":\"4Gi\",\"pods\":\"10\"}}}",
+             i);
+    CHECK_RC(KORCH_OK, korch_scheduler_add_node(sched, node));
+  }
+  CHECK_RC(KORCH_ERR_INVALID,
+           korch_scheduler_add_node(sched, "{\"kind\":\"Node\",\"metdata\":{}}"));
+
+  /* n2 scores highest among the even nodes until it is full, then n0. */
+  const char* want[] = {"n2", "n2", "n0", "n0"};
+  for (int i = 0; i < 4; ++i) {
+    char pod[512], name[16];
+    snprintf(name, sizeof name, "p%d", i);
+    snprintf(pod, sizeof pod, kSchedPod, name, name);
+    char* result = NULL;
+    CHECK_RC(KORCH_OK, korch_scheduler_schedule(&result, sched, pod));
+    char expect[64];
+    snprintf(expect, sizeof expect, "\"node\":\"%s\"", want[i]);
+    CHECK(result != NULL && strstr(result, expect) != NULL);
+    korch_free(result);
+  }
+  /* Now nothing fits: the message counts the reasons per node. */
+  char pod[512];
+  snprintf(pod, sizeof pod, kSchedPod, "late", "late");
+  char* result = NULL;
+  CHECK_RC(KORCH_OK, korch_scheduler_schedule(&result, sched, pod));
+  CHECK(result != NULL && strstr(result, "\"node\":\"\"") != NULL);
+  CHECK(result != NULL &&
+        strstr(result, "0/4 nodes are available: 2 Insufficient cpu, 2 node(s) are odd.") != NULL);
+  korch_free(result);
+
+  /* A failing plugin fails the call with its message. */
+  snprintf(pod, sizeof pod, kSchedPod, "explode", "explode");
+  result = NULL;
+  CHECK_RC(KORCH_ERR_CALLBACK, korch_scheduler_schedule(&result, sched, pod));
+  CHECK(strstr(korch_last_error(), "OnlyEven") != NULL);
+  CHECK(strstr(korch_last_error(), "the plugin blew up") != NULL);
+  CHECK(result == NULL);
+
+  /* Evaluate changes nothing; a batch reports each pod. */
+  CHECK_RC(KORCH_OK, korch_scheduler_remove_node(sched, "n0"));
+  CHECK_RC(KORCH_OK, korch_scheduler_add_node(
+                         sched,
+                         "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
+                         "\"n8\"},\"status\":{\"allocatable\":{\"cpu\":\"4\",\"pods\":\"10\"}}}"));
+  snprintf(pod, sizeof pod, kSchedPod, "q0", "q0");
+  result = NULL;
+  CHECK_RC(KORCH_OK, korch_scheduler_evaluate(&result, sched, pod));
+  CHECK(result != NULL && strstr(result, "\"node\":\"n8\"") != NULL);
+  korch_free(result);
+  char batch[2048];
+  char one[512], two[512];
+  snprintf(one, sizeof one, kSchedPod, "b0", "b0");
+  snprintf(two, sizeof two, kSchedPod, "b1", "b1");
+  snprintf(batch, sizeof batch, "[%s,%s,{\"kind\":\"Pod\",\"spec\":{\"bogus\":1}}]", one, two);
+  CHECK_RC(KORCH_ERR_INVALID, korch_scheduler_schedule_batch(&result, sched, batch));
+  CHECK(strstr(korch_last_error(), "pods[2]") != NULL);
+  snprintf(batch, sizeof batch, "[%s,%s]", one, two);
+  result = NULL;
+  CHECK_RC(KORCH_OK, korch_scheduler_schedule_batch(&result, sched, batch));
+  CHECK(result != NULL && result[0] == '[');
+  CHECK(result != NULL && strstr(result, "\"node\":\"n8\"") != NULL);
+  korch_free(result);
+  result = NULL;
+  CHECK_RC(KORCH_OK, korch_scheduler_stats(&result, sched));
+  CHECK(result != NULL && strstr(result, "\"nodes\":4") != NULL);
+  korch_free(result);
+  korch_scheduler_destroy(sched);
+  korch_scheduler_registry_destroy(registry);
+}
+
+static void test_scheduler_against_the_api(void) {
+  korch_apiserver_t* server = NULL;
+  CHECK_RC(KORCH_OK, korch_apiserver_start(&server, NULL));
+  if (server == NULL) return;
+  korch_client_t* admin = NULL;
+  CHECK_RC(KORCH_OK, korch_client_new(&admin, server, NULL));
+  char* out = NULL;
+  CHECK_RC(KORCH_OK,
+           korch_client_create(&out, admin,
+                               "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
+                               "\"worker\"},\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":"
+                               "\"8Gi\",\"pods\":\"10\"}}}"));
+  korch_free(out);
+  korch_scheduler_runner_t* runner = NULL;
+  CHECK_RC(KORCH_OK, korch_scheduler_run(&runner, admin, NULL, NULL));
+  out = NULL;
+  CHECK_RC(KORCH_OK,
+           korch_client_create(&out, admin,
+                               "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                               "\"api-pod\",\"namespace\":\"default\"},\"spec\":{\"containers\":[{"
+                               "\"name\":\"c\",\"image\":\"nginx\"}]}}"));
+  korch_free(out);
+  int bound = 0;
+  for (int i = 0; i < 500 && !bound; ++i) { /* at most 10 s */
+    out = NULL;
+    if (korch_client_get(&out, admin, "v1", "Pod", "default", "api-pod") == KORCH_OK) {
+      bound = strstr(out, "\"nodeName\":\"worker\"") != NULL;
+    }
+    korch_free(out);
+    if (!bound) sleep_ms(20);
+  }
+  CHECK(bound);
+  korch_scheduler_runner_destroy(runner);
+  korch_client_destroy(admin);
+  korch_apiserver_destroy(server);
+}
+
 int main(void) {
   test_version_and_errors();
   test_stores();
   test_apiserver();
   test_http_listener_and_authenticator();
+  test_scheduler();
+  test_scheduler_against_the_api();
   printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
