@@ -176,3 +176,26 @@ def malloc_string(text):
 
 def enc(s):
     return None if s is None else s.encode("utf-8")
+
+FILTER_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, c_void_pp,
+                             ctypes.c_void_p)
+SCORE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, c_int64_p,
+                            ctypes.c_void_p)
+
+_declare("korch_scheduler_registry_new", [c_void_pp])
+_declare("korch_scheduler_registry_destroy", [_vp], None)
+_declare("korch_scheduler_registry_add_filter", [_vp, _cp, FILTER_FN, _vp])
+_declare("korch_scheduler_registry_add_score", [_vp, _cp, SCORE_FN, _vp])
+_declare("korch_scheduler_new", [c_void_pp, _cp, _vp, _cp])
+_declare("korch_scheduler_destroy", [_vp], None)
+_declare("korch_scheduler_add_node", [_vp, _cp])
+_declare("korch_scheduler_update_node", [_vp, _cp])
+_declare("korch_scheduler_remove_node", [_vp, _cp])
+_declare("korch_scheduler_add_pod", [_vp, _cp])
+_declare("korch_scheduler_remove_pod", [_vp, _cp])
+_declare("korch_scheduler_schedule", [c_void_pp, _vp, _cp])
+_declare("korch_scheduler_schedule_batch", [c_void_pp, _vp, _cp])
+_declare("korch_scheduler_evaluate", [c_void_pp, _vp, _cp])
+_declare("korch_scheduler_stats", [c_void_pp, _vp])
+_declare("korch_scheduler_run", [c_void_pp, _vp, _cp, _vp])
+_declare("korch_scheduler_runner_destroy", [_vp], None)
