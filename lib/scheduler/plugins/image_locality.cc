@@ -3,6 +3,7 @@
 // (so that an image present everywhere does not pull every pod to one
 // place), with Kubernetes' thresholds: below 23 MiB in total scores 0, the
 // maximum is reached at 1000 MiB per container.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,12 @@ class ImageLocality final : public PreScorePlugin, public ScorePlugin {
 
   PluginStatus PreScore(CycleState& state, const PodInfo& pod,
                         absl::Span<const NodeInfo* const> nodes) override {
+    // Nodes that report no images score 0 whatever the pod: when no
+    // feasible node reports any, every score would be 0, so skip Score.
+    if (std::all_of(nodes.begin(), nodes.end(),
+                    [](const NodeInfo* n) { return n->image_states().empty(); })) {
+      return PluginStatus::Skip();
+    }
     auto s = std::make_unique<PreScoreState>();
     const api::PodSpec& spec = pod.pod().spec();
     s->images.reserve(spec.init_containers_size() + spec.containers_size());
