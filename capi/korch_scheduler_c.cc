@@ -304,6 +304,21 @@ int WithScheduler(korch_scheduler_t* s, F&& body) {
   return KORCH_OK;
 }
 
+// Decodes `json` as a T and hands it to one of the Scheduler's cluster-state
+// methods (AddNode, UpdateNode, AddPod, RemovePod).
+template <typename T>
+int ApplyObject(korch_scheduler_t* s, const char* json, absl::string_view what,
+                absl::Status (sched::Scheduler::*method)(const T&)) {
+  return Guard([&] {
+    KORCH_REQUIRE(s);
+    return WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
+      KORCH_ASSIGN_OR_RETURN(T object, Decode<T>(json, what));
+      KORCH_RETURN_IF_ERROR(((*s->scheduler).*method)(object));
+      return std::string();
+    });
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -414,25 +429,11 @@ int korch_scheduler_new(korch_scheduler_t** out, const char* config,
 void korch_scheduler_destroy(korch_scheduler_t* scheduler) { delete scheduler; }
 
 int korch_scheduler_add_node(korch_scheduler_t* s, const char* node_json) {
-  return Guard([&] {
-    KORCH_REQUIRE(s);
-    return WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
-      KORCH_ASSIGN_OR_RETURN(auto node, Decode<korch::api::Node>(node_json, "node"));
-      KORCH_RETURN_IF_ERROR(s->scheduler->AddNode(node));
-      return std::string();
-    });
-  });
+  return ApplyObject<korch::api::Node>(s, node_json, "node", &sched::Scheduler::AddNode);
 }
 
 int korch_scheduler_update_node(korch_scheduler_t* s, const char* node_json) {
-  return Guard([&] {
-    KORCH_REQUIRE(s);
-    return WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
-      KORCH_ASSIGN_OR_RETURN(auto node, Decode<korch::api::Node>(node_json, "node"));
-      KORCH_RETURN_IF_ERROR(s->scheduler->UpdateNode(node));
-      return std::string();
-    });
-  });
+  return ApplyObject<korch::api::Node>(s, node_json, "node", &sched::Scheduler::UpdateNode);
 }
 
 int korch_scheduler_remove_node(korch_scheduler_t* s, const char* name) {
@@ -447,25 +448,11 @@ int korch_scheduler_remove_node(korch_scheduler_t* s, const char* name) {
 }
 
 int korch_scheduler_add_pod(korch_scheduler_t* s, const char* pod_json) {
-  return Guard([&] {
-    KORCH_REQUIRE(s);
-    return WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
-      KORCH_ASSIGN_OR_RETURN(auto pod, Decode<korch::api::Pod>(pod_json, "pod"));
-      KORCH_RETURN_IF_ERROR(s->scheduler->AddPod(pod));
-      return std::string();
-    });
-  });
+  return ApplyObject<korch::api::Pod>(s, pod_json, "pod", &sched::Scheduler::AddPod);
 }
 
 int korch_scheduler_remove_pod(korch_scheduler_t* s, const char* pod_json) {
-  return Guard([&] {
-    KORCH_REQUIRE(s);
-    return WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
-      KORCH_ASSIGN_OR_RETURN(auto pod, Decode<korch::api::Pod>(pod_json, "pod"));
-      KORCH_RETURN_IF_ERROR(s->scheduler->RemovePod(pod));
-      return std::string();
-    });
-  });
+  return ApplyObject<korch::api::Pod>(s, pod_json, "pod", &sched::Scheduler::RemovePod);
 }
 
 int korch_scheduler_schedule(char** result, korch_scheduler_t* s, const char* pod_json) {
