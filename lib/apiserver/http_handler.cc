@@ -382,6 +382,17 @@ HandlerResult HttpHandler::Handle(HttpRequest request) {
           WithReason(absl::UnauthenticatedError(user.status().message()), "Unauthorized", 401));
     }
     call.user = *std::move(user);
+    if (!call.request.impersonation_header.empty()) {
+      // Running the request as the caller instead would answer for the
+      // wrong user (kubectl auth can-i --as would say "yes" for the admin).
+      return Fail(
+          WithReason(absl::PermissionDeniedError(absl::StrCat(
+                         "impersonation is not supported by korch: the request carries the ",
+                         call.request.impersonation_header,
+                         " header (kubectl --as/--as-group); send it as user \"", call.user.name,
+                         "\" without impersonation")),
+                     "Forbidden", 403));
+    }
 
     // /api/<version>/... and /apis/<group>/<version>/... with something
     // after the group-version are resource requests.

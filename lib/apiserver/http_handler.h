@@ -40,6 +40,10 @@ struct HttpRequest {
   std::string authorization;
   // Names the field manager of writes without a fieldManager parameter.
   std::string user_agent;
+  // The first Impersonate-* header (kubectl --as), if any: korch does not
+  // implement impersonation and refuses such requests rather than running
+  // them as the authenticated user.
+  std::string impersonation_header;
   std::string body;
   // The DER of the client certificate the TLS handshake verified.
   std::optional<std::string> client_cert_der;

@@ -60,6 +60,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -368,6 +369,13 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     request.content_type = std::string(req[http::field::content_type]);
     request.authorization = std::string(req[http::field::authorization]);
     request.user_agent = std::string(req[http::field::user_agent]);
+    for (const auto& field : req) {
+      const absl::string_view name(field.name_string().data(), field.name_string().size());
+      if (absl::StartsWithIgnoreCase(name, "impersonate-")) {
+        request.impersonation_header = std::string(name);
+        break;
+      }
+    }
     request.body = std::move(req.body());
     request.client_cert_der = client_cert_der_;
 

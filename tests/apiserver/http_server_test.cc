@@ -571,6 +571,22 @@ TEST_F(HttpServerTest, MissingOrWrongCredentialsAre401) {
   EXPECT_EQ(r->status, 401);
 }
 
+TEST_F(HttpServerTest, ImpersonationIsRefusedNotIgnored) {
+  // kubectl --as sends Impersonate-User; korch must not run the request as
+  // the authenticated user instead.
+  Response r = Call(http::verb::get, kPods, "", "application/json", {{"Impersonate-User", "bob"}});
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.Json()["reason"], "Forbidden");
+  EXPECT_NE(r.Json()["message"].get<std::string>().find("impersonation is not supported"),
+            std::string::npos);
+  r = Call(http::verb::post, kPods, PodJson("default", "as-group"), "application/json",
+           {{"impersonate-group", "system:masters"}});
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(Call(http::verb::get, std::string(kPods) + "/as-group").status, 404)
+      << "nothing was written";
+  EXPECT_EQ(Call(http::verb::get, kPods).status, 200);
+}
+
 TEST_F(HttpServerTest, SubresourcesAndServerSideApply) {
   const std::string deployments = "/apis/apps/v1/namespaces/default/deployments";
   ASSERT_EQ(Call(http::verb::post, deployments, DeploymentJson("web", 2)).status, 201);
