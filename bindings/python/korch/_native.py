@@ -199,3 +199,23 @@ _declare("korch_scheduler_evaluate", [c_void_pp, _vp, _cp])
 _declare("korch_scheduler_stats", [c_void_pp, _vp])
 _declare("korch_scheduler_run", [c_void_pp, _vp, _cp, _vp])
 _declare("korch_scheduler_runner_destroy", [_vp], None)
+
+
+class NativeHandle:
+    """Base of the classes that own a native handle: `with` blocks and garbage
+    collection call close(), which each class defines (idempotent)."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: modules may already be gone
+            pass

@@ -11,7 +11,7 @@ from . import _native, errors
 _END = object()
 
 
-class Watch:
+class Watch(_native.NativeHandle):
     """Iterates over events until the watch ends or close() is called.
 
     Use as a context manager, or call close(): it stops the native watch and
@@ -77,15 +77,3 @@ class Watch:
         self._closing = True
         _native.lib.korch_watch_destroy(self._handle)
         self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass

@@ -22,7 +22,7 @@ def _refusal(exc):
     return errors.CallbackError.code, f"{type(exc).__name__}: {exc}"
 
 
-class ApiServer:
+class ApiServer(_native.NativeHandle):
     """A Kubernetes API server in this process.
 
         with korch.ApiServer(store="memory", listen="127.0.0.1:0", plain_http=True) as server:
@@ -132,20 +132,8 @@ class ApiServer:
             _native.lib.korch_apiserver_destroy(self._handle)
             self._handle = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class Client:
+class Client(_native.NativeHandle):
     """Kubernetes API verbs with dicts in and out.
 
     Objects are named by apiVersion and kind ("v1", "Pod"; "apps/v1",
@@ -231,15 +219,3 @@ class Client:
         if self._handle is not None:
             _native.lib.korch_client_destroy(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

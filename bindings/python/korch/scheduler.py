@@ -51,7 +51,7 @@ def _configuration(config, filters, scores, percentage):
     return json.dumps(cfg)
 
 
-class Scheduler:
+class Scheduler(_native.NativeHandle):
     """An embedded korch scheduler (see the module docstring).
 
     config: a KubeSchedulerConfiguration as a dict or YAML/JSON text.
@@ -194,20 +194,8 @@ class Scheduler:
             _native.lib.korch_scheduler_registry_destroy(self._registry)
             self._registry = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class SchedulerRunner:
+class SchedulerRunner(_native.NativeHandle):
     """The scheduler running against an API server through `client` (it binds
     pods and writes their PodScheduled conditions and events) until closed."""
 
@@ -225,15 +213,3 @@ class SchedulerRunner:
         if self._handle is not None:
             _native.lib.korch_scheduler_runner_destroy(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -11,7 +11,7 @@ KeyValue = namedtuple("KeyValue", "key value create_revision mod_revision versio
 StoreEvent = namedtuple("StoreEvent", "type key value prev_value revision")
 
 
-class Store:
+class Store(_native.NativeHandle):
     """A korch store. Keys are str, values bytes (str is encoded as UTF-8).
 
         with korch.Store.open_rocksdb("/var/lib/app/db") as store:
@@ -154,15 +154,3 @@ class Store:
         if self._handle is not None:
             _native.lib.korch_store_destroy(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
