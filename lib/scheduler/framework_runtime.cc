@@ -14,7 +14,7 @@ namespace {
 
 // Filter or Score calls below which one cycle's work is not worth handing
 // to the workers (waking them costs microseconds).
-std::atomic<int64_t> min_parallel_calls{2048};
+std::atomic<int64_t> min_parallel_calls{512};
 
 // NodeInfos are scattered on the heap and each cycle reads hundreds of
 // them: fetch the next ones while filtering this one.
@@ -104,7 +104,7 @@ absl::StatusOr<std::vector<PluginRef>> Expand(
 
 }  // namespace
 
-void SetMinParallelCallsForTest(int64_t calls) { min_parallel_calls.store(calls); }
+int64_t SetMinParallelCallsForTest(int64_t calls) { return min_parallel_calls.exchange(calls); }
 
 // ---------------------------------------------------------------------------
 // Creation
@@ -113,9 +113,9 @@ void SetMinParallelCallsForTest(int64_t calls) { min_parallel_calls.store(calls)
 absl::StatusOr<std::unique_ptr<Framework>> Framework::Create(const Profile& profile,
                                                              const SchedulerConfiguration& config,
                                                              const Registry& registry,
-                                                             FrameworkHost* host,
-                                                             ThreadPool* pool) {
-  std::unique_ptr<Framework> fw(new Framework(host, pool));
+                                                             FrameworkHost* host, ThreadPool* pool,
+                                                             ParallelLoop* loop) {
+  std::unique_ptr<Framework> fw(new Framework(host, pool, loop));
   fw->scheduler_name_ = profile.scheduler_name;
   fw->percentage_of_nodes_to_score_ =
       profile.percentage_of_nodes_to_score.value_or(config.percentage_of_nodes_to_score);
@@ -259,27 +259,11 @@ void Framework::ParallelFor(int n, const std::function<void(int)>& fn) {
 template <typename Fn>
 void Framework::ForChunks(int parallel_n, int n, int chunk, Fn&& fn) {
   if (n <= 0) return;
-  if (pool_ == nullptr || parallel_n <= chunk) {
+  if (loop_ == nullptr || parallel_n <= chunk) {
     fn(0, n);
     return;
   }
-  // Workers claim chunks in order, so that an early stop leaves an almost
-  // contiguous evaluated prefix, as a sequential run would.
-  std::atomic<int> next{0};
-  const int workers = std::min(pool_->size() + 1, (n + chunk - 1) / chunk);
-  struct Ctx {
-    std::atomic<int>* next;
-    int n;
-    int chunk;
-    Fn* fn;
-  } ctx{&next, n, chunk, &fn};
-  pool_->ParallelFor(workers, [c = &ctx](int) {
-    for (;;) {
-      int begin = c->next->fetch_add(c->chunk, std::memory_order_relaxed);
-      if (begin >= c->n) return;
-      (*c->fn)(begin, std::min(c->n, begin + c->chunk));
-    }
-  });
+  loop_->Run(n, chunk, fn);
 }
 
 PluginStatus Framework::RunActiveFilters(const CycleState& state, const PodInfo& pod,
@@ -686,10 +670,8 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
       for (int j = 0; j < num_scores; ++j) {
         const ScorePlugin* plugin = scores_[active_scores_[j]].plugin;
         NodeScore* out = &node_scores_[static_cast<size_t>(j) * f];
-        for (int i = begin; i < end; ++i) {
-          out[i].node = feasible_[i];
-          out[i].score = plugin->Score(state, pod, *feasible_[i]);
-        }
+        for (int i = begin; i < end; ++i) out[i].node = feasible_[i];
+        plugin->ScoreNodes(state, pod, absl::Span<NodeScore>(out + begin, end - begin));
       }
     });
     for (int j = 0; j < num_scores; ++j) {

@@ -23,6 +23,7 @@
 #include "korch/scheduler/framework.h"
 #include "korch/scheduler/registry.h"
 #include "korch/scheduler/scheduler.h"
+#include "scheduler/parallel_loop.h"
 #include "scheduler/queue.h"
 
 namespace korch::scheduler::internal {
@@ -56,8 +57,8 @@ struct AlgorithmResult {
 };
 
 // Below this many Filter (or Score) calls in a cycle, the cycle runs on the
-// calling thread only (default 2048). Tests set 0 to exercise the workers.
-void SetMinParallelCallsForTest(int64_t calls);
+// calling thread only (default 512). Tests set 0 to exercise the workers.
+int64_t SetMinParallelCallsForTest(int64_t calls);  // returns the old value
 
 // A Wait of one Permit plugin.
 struct PermitWait {
@@ -67,12 +68,14 @@ struct PermitWait {
 
 class Framework final : public Handle {
  public:
-  // `pool`: the workers for Filter and Score (null: the calling thread
-  // only). `config` gives the default percentage of nodes to score.
+  // `loop`: the workers for the Filter and Score loops; `pool`: workers
+  // for plugins' ParallelFor (either null: the calling thread only).
+  // `config` gives the default percentage of nodes to score.
   static absl::StatusOr<std::unique_ptr<Framework>> Create(const Profile& profile,
                                                            const SchedulerConfiguration& config,
                                                            const Registry& registry,
-                                                           FrameworkHost* host, ThreadPool* pool);
+                                                           FrameworkHost* host, ThreadPool* pool,
+                                                           ParallelLoop* loop);
   ~Framework() override;
 
   const std::string& scheduler_name() const { return scheduler_name_; }
@@ -141,7 +144,8 @@ class Framework final : public Handle {
     int score_index = -1;   // PreScore: the same plugin's Score entry
   };
 
-  Framework(FrameworkHost* host, ThreadPool* pool) : host_(host), pool_(pool) {}
+  Framework(FrameworkHost* host, ThreadPool* pool, ParallelLoop* loop)
+      : host_(host), pool_(pool), loop_(loop) {}
 
   // Runs the active filters on one node; false (with the status stored at
   // `pos`) when it does not fit.
@@ -163,6 +167,7 @@ class Framework final : public Handle {
 
   FrameworkHost* const host_;
   ThreadPool* const pool_;
+  ParallelLoop* const loop_;
   std::string scheduler_name_;
   int32_t percentage_of_nodes_to_score_ = 0;
   const Snapshot* snapshot_ = nullptr;

@@ -40,6 +40,7 @@ namespace {
 using internal::Cache;
 using internal::Framework;
 using internal::Nominator;
+using internal::ParallelLoop;
 using internal::PodKeyOf;
 using internal::SchedulingQueue;
 
@@ -193,6 +194,7 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
                               absl::string_view name) override;
 
   absl::StatusOr<ScheduleResult> Schedule(const api::Pod& pod) override;
+  absl::StatusOr<ScheduleResult> Schedule(std::shared_ptr<const api::Pod> pod) override;
   std::vector<absl::StatusOr<ScheduleResult>> ScheduleBatch(
       absl::Span<const api::Pod> pods) override;
   absl::StatusOr<ScheduleResult> Evaluate(const api::Pod& pod) override;
@@ -221,7 +223,9 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
     return it == by_name_.end() ? nullptr : it->second;
   }
   absl::StatusOr<std::shared_ptr<const PodInfo>> Digest(const api::Pod& pod) const;
-  absl::StatusOr<std::shared_ptr<const PodInfo>> DigestUnbound(const api::Pod& pod) const;
+  absl::StatusOr<std::shared_ptr<const PodInfo>> Digest(std::shared_ptr<const api::Pod> pod) const;
+  absl::StatusOr<std::shared_ptr<const PodInfo>> DigestUnbound(
+      std::shared_ptr<const api::Pod> pod) const;
   absl::StatusOr<ScheduleResult> RunCycle(std::shared_ptr<const PodInfo> pod,
                                           std::unique_ptr<QueuedPodInfo> qpi, bool evaluate_only)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cycle_mu_);
@@ -252,6 +256,7 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
   Cache cache_;
   Nominator nominator_;
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ParallelLoop> loop_;
   std::vector<std::unique_ptr<Framework>> frameworks_;
   absl::flat_hash_map<std::string, Framework*> by_name_;
   std::unique_ptr<SchedulingQueue> queue_;
@@ -322,7 +327,10 @@ absl::Status SchedulerImpl::Init() {
     return absl::InvalidArgumentError(
         absl::StrCat("parallelism: Invalid value: ", config.parallelism, ": must be at least 1"));
   }
-  if (config.parallelism > 1) pool_ = std::make_unique<ThreadPool>(config.parallelism - 1);
+  if (config.parallelism > 1) {
+    pool_ = std::make_unique<ThreadPool>(config.parallelism - 1);
+    loop_ = std::make_unique<ParallelLoop>(config.parallelism - 1);
+  }
   Registry in_tree;
   const Registry* registry = options_.registry;
   if (registry == nullptr) {
@@ -335,8 +343,9 @@ absl::Status SchedulerImpl::Init() {
       return absl::InvalidArgumentError(absl::StrCat(
           "profiles[", i, "].schedulerName: Duplicate value: \"", profile.scheduler_name, "\""));
     }
-    KORCH_ASSIGN_OR_RETURN(std::unique_ptr<Framework> fw,
-                           Framework::Create(profile, config, *registry, this, pool_.get()));
+    KORCH_ASSIGN_OR_RETURN(
+        std::unique_ptr<Framework> fw,
+        Framework::Create(profile, config, *registry, this, pool_.get(), loop_.get()));
     if (!frameworks_.empty() && fw->queue_sort_name() != frameworks_[0]->queue_sort_name()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "profiles[", i, "].plugins.queueSort: Invalid value: \"", fw->queue_sort_name(),
@@ -373,11 +382,15 @@ SchedulerImpl::~SchedulerImpl() { Stop(); }
 // ---------------------------------------------------------------------------
 
 absl::StatusOr<std::shared_ptr<const PodInfo>> SchedulerImpl::Digest(const api::Pod& pod) const {
-  absl::StatusOr<std::shared_ptr<const PodInfo>> info =
-      PodInfo::Create(std::make_shared<const api::Pod>(pod));
+  return Digest(std::make_shared<const api::Pod>(pod));
+}
+
+absl::StatusOr<std::shared_ptr<const PodInfo>> SchedulerImpl::Digest(
+    std::shared_ptr<const api::Pod> pod) const {
+  absl::StatusOr<std::shared_ptr<const PodInfo>> info = PodInfo::Create(pod);
   if (!info.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("pod ", pod.metadata().namespace_(), "/",
-                                                   pod.metadata().name(), ": ",
+    return absl::InvalidArgumentError(absl::StrCat("pod ", pod->metadata().namespace_(), "/",
+                                                   pod->metadata().name(), ": ",
                                                    info.status().message()));
   }
   return info;
@@ -784,14 +797,20 @@ void SchedulerImpl::ScheduleQueued(std::unique_ptr<QueuedPodInfo> qpi) {
 }
 
 absl::StatusOr<ScheduleResult> SchedulerImpl::Schedule(const api::Pod& pod) {
+  return Schedule(std::make_shared<const api::Pod>(pod));
+}
+
+absl::StatusOr<ScheduleResult> SchedulerImpl::Schedule(std::shared_ptr<const api::Pod> pod) {
+  if (pod == nullptr) return absl::InvalidArgumentError("pod: Required value");
   ExpireWaitingPods();
-  KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, DigestUnbound(pod));
+  KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, DigestUnbound(std::move(pod)));
   absl::MutexLock l(&cycle_mu_);
   return RunCycle(std::move(info), nullptr, false);
 }
 
 absl::StatusOr<std::shared_ptr<const PodInfo>> SchedulerImpl::DigestUnbound(
-    const api::Pod& pod) const {
+    std::shared_ptr<const api::Pod> pod_ptr) const {
+  const api::Pod& pod = *pod_ptr;
   if (!pod.spec().node_name().empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("pod ", pod.metadata().namespace_(), "/", pod.metadata().name(),
@@ -803,7 +822,7 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> SchedulerImpl::DigestUnbound(
                                                       pod.metadata().name(),
                                                       " is already placed on node ", node));
   }
-  return Digest(pod);
+  return Digest(std::move(pod_ptr));
 }
 
 std::vector<absl::StatusOr<ScheduleResult>> SchedulerImpl::ScheduleBatch(
@@ -815,7 +834,8 @@ std::vector<absl::StatusOr<ScheduleResult>> SchedulerImpl::ScheduleBatch(
 }
 
 absl::StatusOr<ScheduleResult> SchedulerImpl::Evaluate(const api::Pod& pod) {
-  KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, DigestUnbound(pod));
+  KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info,
+                         DigestUnbound(std::make_shared<const api::Pod>(pod)));
   absl::MutexLock l(&cycle_mu_);
   return RunCycle(std::move(info), nullptr, true);
 }

@@ -104,8 +104,11 @@ class SchedulerTest : public ::testing::Test {
 // Every cycle uses the workers, however small.
 class ParallelScope {
  public:
-  ParallelScope() { internal::SetMinParallelCallsForTest(0); }
-  ~ParallelScope() { internal::SetMinParallelCallsForTest(2048); }
+  ParallelScope() : previous_(internal::SetMinParallelCallsForTest(0)) {}
+  ~ParallelScope() { internal::SetMinParallelCallsForTest(previous_); }
+
+ private:
+  const int64_t previous_;
 };
 
 TEST_F(SchedulerTest, DirectModePlacesPodsAndCountsThem) {

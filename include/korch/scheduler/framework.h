@@ -260,6 +260,15 @@ class ScorePlugin : public virtual Plugin {
   // only after PreScore (if the plugin has one) succeeded.
   virtual int64_t Score(const CycleState& state, const PodInfo& pod,
                         const NodeInfo& node) const = 0;
+  // Scores a run of feasible nodes: sets scores[i].score to what Score
+  // returns for *scores[i].node. The framework calls this, with runs of up
+  // to 64 nodes (concurrently for different runs); the default calls Score
+  // for each node. Plugins override it to read their CycleState once per
+  // run and score in a tight loop; the result must equal Score's.
+  virtual void ScoreNodes(const CycleState& state, const PodInfo& pod,
+                          absl::Span<NodeScore> scores) const {
+    for (NodeScore& s : scores) s.score = Score(state, pod, *s.node);
+  }
   // Whether NormalizeScore must be called.
   virtual bool HasNormalizeScore() const { return false; }
   // Maps raw scores into [kMinNodeScore, kMaxNodeScore] in place.

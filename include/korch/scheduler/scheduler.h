@@ -159,6 +159,10 @@ class KORCH_EXPORT Scheduler {
   // digested, kFailedPrecondition for a pod already bound or a
   // schedulerName no profile has.
   virtual absl::StatusOr<ScheduleResult> Schedule(const api::Pod& pod) = 0;
+  // The same, sharing `pod` instead of copying it: the scheduler keeps a
+  // reference while the pod is placed, so the host must not change it
+  // afterwards. Saves a copy of the pod per cycle.
+  virtual absl::StatusOr<ScheduleResult> Schedule(std::shared_ptr<const api::Pod> pod) = 0;
   // The pods in order, each seeing the placements before it.
   virtual std::vector<absl::StatusOr<ScheduleResult>> ScheduleBatch(
       absl::Span<const api::Pod> pods) = 0;

@@ -50,8 +50,17 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
   int64_t Score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
     const auto* s = state.Read<PreScoreState>(key_);
     // PreScore always runs before Score (the framework's contract).
-    if (s == nullptr) return 0;
-    const PodRequestList& requests = s->requests;
+    return s == nullptr ? 0 : ScoreNode(s->requests, node);
+  }
+
+  void ScoreNodes(const CycleState& state, const PodInfo& pod,
+                  absl::Span<NodeScore> scores) const override {
+    const auto* s = state.Read<PreScoreState>(key_);
+    for (NodeScore& ns : scores) ns.score = s == nullptr ? 0 : ScoreNode(s->requests, *ns.node);
+  }
+
+ private:
+  int64_t ScoreNode(const PodRequestList& requests, const NodeInfo& node) const {
     // Two passes over the fractions instead of storing them: no allocation.
     auto fraction = [&](size_t i, double& out) {
       AllocatableRequested a = NodeAmounts(node, resources_[i], requests[i], true);
@@ -86,7 +95,6 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
     return static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));
   }
 
- private:
   std::vector<ResourceSpec> resources_;
   StateKey key_;
 };

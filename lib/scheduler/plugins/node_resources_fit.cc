@@ -152,8 +152,17 @@ class NodeResourcesFit final : public PreFilterPlugin,
   int64_t Score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
     const auto* s = state.Read<PreScoreState>(prescore_key_);
     // PreScore always runs before Score (the framework's contract).
-    if (s == nullptr) return 0;
-    const PodRequestList& requests = s->requests;
+    return s == nullptr ? 0 : ScoreNode(s->requests, node);
+  }
+
+  void ScoreNodes(const CycleState& state, const PodInfo& pod,
+                  absl::Span<NodeScore> scores) const override {
+    const auto* s = state.Read<PreScoreState>(prescore_key_);
+    for (NodeScore& ns : scores) ns.score = s == nullptr ? 0 : ScoreNode(s->requests, *ns.node);
+  }
+
+ private:
+  int64_t ScoreNode(const PodRequestList& requests, const NodeInfo& node) const {
     int64_t node_score = 0;
     int64_t weight_sum = 0;
     for (size_t i = 0; i < args_.resources.size(); ++i) {
@@ -190,7 +199,6 @@ class NodeResourcesFit final : public PreFilterPlugin,
     return node_score / weight_sum;
   }
 
- private:
   // Only extended resources can be ignored, by name or by domain prefix.
   bool Ignored(const std::string& name) const {
     if (!IsExtendedResourceName(name)) return false;

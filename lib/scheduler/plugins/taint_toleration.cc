@@ -56,7 +56,26 @@ class TaintToleration final : public FilterPlugin, public PreScorePlugin, public
   // (reversed into a score by NormalizeScore).
   int64_t Score(const CycleState& state, const PodInfo& pod, const NodeInfo& node) const override {
     if (node.taints().empty()) return 0;
+    return CountUntolerated(state.Read<PreScoreState>(key_), pod, node);
+  }
+
+  void ScoreNodes(const CycleState& state, const PodInfo& pod,
+                  absl::Span<NodeScore> scores) const override {
     const auto* s = state.Read<PreScoreState>(key_);
+    for (NodeScore& ns : scores) {
+      ns.score = ns.node->taints().empty() ? 0 : CountUntolerated(s, pod, *ns.node);
+    }
+  }
+
+  bool HasNormalizeScore() const override { return true; }
+  PluginStatus NormalizeScore(const CycleState& state, const PodInfo& pod,
+                              absl::Span<NodeScore> scores) const override {
+    DefaultNormalizeScore(kMaxNodeScore, /*reverse=*/true, scores);
+    return PluginStatus();
+  }
+
+ private:
+  int64_t CountUntolerated(const PreScoreState* s, const PodInfo& pod, const NodeInfo& node) const {
     int64_t count = 0;
     for (const api::Taint& taint : node.taints()) {
       if (taint.effect() != "PreferNoSchedule") continue;
@@ -77,14 +96,6 @@ class TaintToleration final : public FilterPlugin, public PreScorePlugin, public
     return count;
   }
 
-  bool HasNormalizeScore() const override { return true; }
-  PluginStatus NormalizeScore(const CycleState& state, const PodInfo& pod,
-                              absl::Span<NodeScore> scores) const override {
-    DefaultNormalizeScore(kMaxNodeScore, /*reverse=*/true, scores);
-    return PluginStatus();
-  }
-
- private:
   StateKey key_;
 };
 
