@@ -63,11 +63,13 @@ struct BenchCluster {
   int parallelism = 2;
   // Only PrioritySort and DefaultBinder: what the framework itself costs.
   bool framework_only = false;
+  int percentage = 0;  // percentageOfNodesToScore; 0: adaptive
 };
 
 std::unique_ptr<Scheduler> NewBenchScheduler(const BenchCluster& shape) {
   SchedulerOptions options;
   options.config.parallelism = shape.parallelism;
+  options.config.percentage_of_nodes_to_score = shape.percentage;
   options.seed = 1;
   if (shape.framework_only) {
     Plugins& plugins = options.config.profiles[0].plugins;
@@ -109,13 +111,16 @@ std::vector<api::Pod> BenchPods(const std::string& ns, int n) {
 
 // Args: nodes, placed pods, measured pods, queued (0: Schedule(), 1:
 // AddPod() + RunUntilIdle()), parallelism, framework only (1: no filter or
-// score plugin, to see what the runtime itself costs per pod).
+// score plugin, to see what the runtime itself costs per pod),
+// percentageOfNodesToScore (0: adaptive, 10% at 5,000 nodes; 100: every
+// node filtered and scored, where parallelism has the most work to share).
 void BM_SchedulingBasic(benchmark::State& state) {
   BenchCluster shape;
   shape.nodes = static_cast<int>(state.range(0));
   shape.placed_pods = static_cast<int>(state.range(1));
   shape.parallelism = static_cast<int>(state.range(4));
   shape.framework_only = state.range(5) != 0;
+  shape.percentage = static_cast<int>(state.range(6));
   const int measured = static_cast<int>(state.range(2));
   const bool queued = state.range(3) != 0;
   int64_t scheduled = 0;
@@ -151,14 +156,17 @@ void BM_SchedulingBasic(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(scheduled), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SchedulingBasic)
-    ->ArgNames({"nodes", "placed", "pods", "queued", "par", "bare"})
-    ->Args({500, 0, 1000, 0, 1, 0})
-    ->Args({500, 0, 1000, 0, 2, 0})
-    ->Args({5000, 1000, 10000, 0, 1, 0})
-    ->Args({5000, 1000, 10000, 0, 2, 0})
-    ->Args({5000, 1000, 10000, 1, 2, 0})
-    ->Args({5000, 0, 50000, 0, 2, 0})
-    ->Args({5000, 1000, 10000, 0, 1, 1})
+    ->ArgNames({"nodes", "placed", "pods", "queued", "par", "bare", "pct"})
+    ->Args({500, 0, 1000, 0, 1, 0, 0})
+    ->Args({500, 0, 1000, 0, 2, 0, 0})
+    ->Args({5000, 1000, 10000, 0, 1, 0, 0})
+    ->Args({5000, 1000, 10000, 0, 2, 0, 0})
+    ->Args({5000, 1000, 10000, 1, 2, 0, 0})
+    ->Args({5000, 0, 50000, 0, 1, 0, 0})
+    ->Args({5000, 0, 50000, 0, 2, 0, 0})
+    ->Args({5000, 1000, 10000, 0, 1, 1, 0})
+    ->Args({5000, 1000, 2000, 0, 1, 0, 100})
+    ->Args({5000, 1000, 2000, 0, 2, 0, 100})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(1);

@@ -26,8 +26,18 @@ absl::string_view CodeName(Code code) {
 
 std::string PluginStatus::ToString() const {
   std::string out(CodeName(code_));
-  if (!reasons_.empty()) absl::StrAppend(&out, ": ", absl::StrJoin(reasons_, ", "));
+  if (!reasons().empty()) absl::StrAppend(&out, ": ", absl::StrJoin(reasons(), ", "));
   return out;
+}
+
+const absl::InlinedVector<std::string, 1>& PluginStatus::EmptyReasons() {
+  static const auto* const empty = new absl::InlinedVector<std::string, 1>();  // never freed
+  return *empty;
+}
+
+const std::string& PluginStatus::EmptyString() {
+  static const auto* const empty = new std::string();  // never freed
+  return *empty;
 }
 
 void CycleState::Write(StateKey key, std::unique_ptr<StateData> data) {

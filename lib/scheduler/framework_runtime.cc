@@ -14,7 +14,7 @@ namespace {
 
 // Filter or Score calls below which one cycle's work is not worth handing
 // to the workers (waking them costs microseconds).
-std::atomic<int64_t> min_parallel_calls{512};
+std::atomic<int64_t> min_parallel_calls{2048};
 
 // NodeInfos are scattered on the heap and each cycle reads hundreds of
 // them: fetch the next ones while filtering this one.
@@ -583,14 +583,20 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
     const bool parallel =
         static_cast<int64_t>(std::min(n, to_find)) * static_cast<int64_t>(active_filters_.size()) >=
         min_parallel_calls.load(std::memory_order_relaxed);
+    // Each chunk counts what it finds locally and publishes the count once:
+    // an atomic add per feasible node would bounce the counter's cache line
+    // between the threads for every node. Other chunks' finds are looked at
+    // every 16 nodes, so a chunk stops soon after enough nodes were found.
     ForChunks(parallel ? n : 0, n, 64, [&](int begin, int end) {
+      int others = found.load(std::memory_order_relaxed);
+      int local = 0;
       for (int pos = begin; pos < end; ++pos) {
-        if (found.load(std::memory_order_relaxed) >= to_find) return;
+        if (((pos - begin) & 15) == 15) others = found.load(std::memory_order_relaxed);
+        if (others + local >= to_find) break;
         if (pos + kPrefetchAhead < end) Prefetch(node_at(pos + kPrefetchAhead));
-        if (FilterNode(state, pod, *node_at(pos), pos)) {
-          found.fetch_add(1, std::memory_order_relaxed);
-        }
+        if (FilterNode(state, pod, *node_at(pos), pos)) ++local;
       }
+      if (local > 0) found.fetch_add(local, std::memory_order_relaxed);
     });
   }
   feasible_.clear();

@@ -57,7 +57,7 @@ struct AlgorithmResult {
 };
 
 // Below this many Filter (or Score) calls in a cycle, the cycle runs on the
-// calling thread only (default 512). Tests set 0 to exercise the workers.
+// calling thread only (default 2048). Tests set 0 to exercise the workers.
 int64_t SetMinParallelCallsForTest(int64_t calls);  // returns the old value
 
 // A Wait of one Permit plugin.

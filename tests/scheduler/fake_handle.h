@@ -12,6 +12,7 @@
 #ifndef KORCH_TESTS_SCHEDULER_FAKE_HANDLE_H_
 #define KORCH_TESTS_SCHEDULER_FAKE_HANDLE_H_
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "gtest/gtest.h"
 #include "korch/base/clock.h"
 #include "korch/scheduler/framework.h"
 #include "korch/scheduler/types.h"
@@ -139,6 +141,20 @@ class FakeHandle : public Handle {
     auto& scorer = dynamic_cast<ScorePlugin&>(plugin);
     std::vector<NodeScore> scores;
     for (const NodeInfo* n : nodes) scores.push_back({n, scorer.Score(state, pod, *n)});
+    // The framework scores runs of nodes through ScoreNodes: it must agree
+    // with Score, whatever the runs (here: the first node alone, then the
+    // rest).
+    std::vector<NodeScore> batch;
+    for (const NodeInfo* n : nodes) batch.push_back({n, -1});
+    const size_t first = std::min<size_t>(1, batch.size());
+    scorer.ScoreNodes(state, pod, absl::MakeSpan(batch.data(), first));
+    scorer.ScoreNodes(state, pod, absl::MakeSpan(batch.data() + first, batch.size() - first));
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (batch[i].score != scores[i].score) {
+        ADD_FAILURE() << plugin.Name() << ": ScoreNodes gave " << batch[i].score << " for node "
+                      << nodes[i]->name() << ", Score gave " << scores[i].score;
+      }
+    }
     if (scorer.HasNormalizeScore()) scorer.NormalizeScore(state, pod, absl::MakeSpan(scores));
     std::vector<int64_t> out;
     for (const NodeScore& s : scores) out.push_back(s.score);

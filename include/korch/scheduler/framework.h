@@ -68,8 +68,21 @@ class KORCH_EXPORT PluginStatus {
  public:
   PluginStatus() = default;  // success
   PluginStatus(Code code, std::string reason) : code_(code) {
-    if (!reason.empty()) reasons_.push_back(std::move(reason));
+    if (!reason.empty()) AddReason(std::move(reason));
   }
+  PluginStatus(const PluginStatus& other)
+      : code_(other.code_),
+        details_(other.details_ ? std::make_unique<Details>(*other.details_) : nullptr) {}
+  PluginStatus& operator=(const PluginStatus& other) {
+    if (this != &other) {
+      code_ = other.code_;
+      details_ = other.details_ ? std::make_unique<Details>(*other.details_) : nullptr;
+    }
+    return *this;
+  }
+  PluginStatus(PluginStatus&&) noexcept = default;
+  PluginStatus& operator=(PluginStatus&&) noexcept = default;
+
   static PluginStatus Success() { return PluginStatus(); }
   static PluginStatus Error(std::string reason) { return {Code::kError, std::move(reason)}; }
   static PluginStatus Unschedulable(std::string reason) {
@@ -89,18 +102,33 @@ class KORCH_EXPORT PluginStatus {
   }
   // Reasons, e.g. "Insufficient cpu", "node(s) had untolerated taint
   // {dedicated: gpu}". The FitError message counts nodes per reason.
-  const absl::InlinedVector<std::string, 1>& reasons() const { return reasons_; }
-  void AddReason(std::string reason) { reasons_.push_back(std::move(reason)); }
+  const absl::InlinedVector<std::string, 1>& reasons() const {
+    return details_ ? details_->reasons : EmptyReasons();
+  }
+  void AddReason(std::string reason) { MutableDetails().reasons.push_back(std::move(reason)); }
   // The plugin that returned this status (set by the framework).
-  const std::string& plugin() const { return plugin_; }
-  void set_plugin(std::string plugin) { plugin_ = std::move(plugin); }
+  const std::string& plugin() const { return details_ ? details_->plugin : EmptyString(); }
+  void set_plugin(std::string plugin) { MutableDetails().plugin = std::move(plugin); }
   // "Unschedulable: Insufficient cpu, Insufficient memory".
   std::string ToString() const;
 
  private:
+  // Reasons and plugin live behind a pointer: Filter returns a status for
+  // every (pod, node) pair, and a success is then two words that need no
+  // construction or destruction work beyond a null check.
+  struct Details {
+    absl::InlinedVector<std::string, 1> reasons;
+    std::string plugin;
+  };
+  Details& MutableDetails() {
+    if (!details_) details_ = std::make_unique<Details>();
+    return *details_;
+  }
+  static const absl::InlinedVector<std::string, 1>& EmptyReasons();
+  static const std::string& EmptyString();
+
   Code code_ = Code::kSuccess;
-  absl::InlinedVector<std::string, 1> reasons_;
-  std::string plugin_;
+  std::unique_ptr<Details> details_;
 };
 
 // Data a plugin stores in the CycleState during one cycle. Clone() is used
