@@ -169,6 +169,42 @@ TEST_F(AffinityScenarioTest, MinDomainsHoldsPodsUntilEnoughZonesExist) {
   EXPECT_EQ(Place(pod(3)), "n2");
 }
 
+// Preferred affinity scores are cached per node across cycles: each
+// placement must still follow the pods as they come, move and go.
+TEST_F(AffinityScenarioTest, PreferredAffinityFollowsTheTargetAcrossCycles) {
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(
+        scheduler_->AddNode(MakeNode("n" + std::to_string(i)).Label(kHost, "n" + std::to_string(i)))
+            .ok());
+  }
+  int next = 0;
+  auto follower = [&] {
+    MakePod p("default", "follower-" + std::to_string(next++));
+    api::WeightedPodAffinityTerm* w =
+        p->mutable_spec()
+            ->mutable_affinity()
+            ->mutable_pod_affinity()
+            ->add_preferred_during_scheduling_ignored_during_execution();
+    w->set_weight(100);
+    *w->mutable_pod_affinity_term() = Term("app", "db", kHost);
+    return p;
+  };
+  // The same incoming pod shape each time (one cache entry), the target on
+  // a different node each time.
+  for (const char* target : {"n2", "n5", "n0"}) {
+    MakePod db("default", std::string("db-") + target);
+    db.Label("app", "db").Node(target);
+    ASSERT_TRUE(scheduler_->AddPod(db).ok());
+    for (int k = 0; k < 2; ++k) EXPECT_EQ(Place(follower()), target);
+    ASSERT_TRUE(scheduler_->RemovePod(db).ok());
+  }
+  // A target added after the others left still attracts.
+  MakePod db("default", "db-last");
+  db.Label("app", "db").Node("n3");
+  ASSERT_TRUE(scheduler_->AddPod(db).ok());
+  EXPECT_EQ(Place(follower()), "n3");
+}
+
 TEST_F(AffinityScenarioTest, DefaultSpreadingOfAServicesPods) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(

@@ -162,25 +162,29 @@ struct PreFilterState final : StateData {
   }
 };
 
-// topology key -> value -> score.
+// What one node's pods add to an incoming pod's score, per topology key
+// (the node's domain of that key gets the amount).
+struct NodeScoreParts {
+  absl::InlinedVector<std::pair<std::string, int64_t>, 1> by_key;
+
+  void Add(const std::string& key, int64_t amount) {
+    if (amount == 0) return;
+    for (auto& [k, n] : by_key) {
+      if (k == key) {
+        n += amount;
+        return;
+      }
+    }
+    by_key.emplace_back(key, amount);
+  }
+};
+
+// Per topology key: the score of each domain.
 struct PreScoreState final : StateData {
-  std::vector<std::pair<std::string, absl::flat_hash_map<absl::string_view, int64_t>>> scores;
+  std::vector<std::pair<std::string, DomainCounts>> scores;
 
   std::unique_ptr<StateData> Clone() const override {
     return std::make_unique<PreScoreState>(*this);
-  }
-
-  void Add(const AffinityTerm& term, const LabelMap& labels, int64_t amount) {
-    if (amount == 0) return;
-    auto it = labels.find(term.topology_key);
-    if (it == labels.end()) return;
-    auto key = std::find_if(scores.begin(), scores.end(),
-                            [&](const auto& s) { return s.first == term.topology_key; });
-    if (key == scores.end()) {
-      scores.emplace_back(term.topology_key, absl::flat_hash_map<absl::string_view, int64_t>());
-      key = scores.end() - 1;
-    }
-    key->second[it->second] += amount;
   }
 };
 
@@ -347,16 +351,45 @@ class InterPodAffinity final : public PreFilterPlugin,
     if (candidates.empty()) return PluginStatus::Skip();
     const LabelMap* ns_labels = snapshot.NamespaceLabels(pod.pod().metadata().namespace_());
     if (ns_labels == nullptr) ns_labels = &EmptyLabels();
-    auto s = std::make_unique<PreScoreState>();
-    for (const NodeInfo* node : candidates) {
-      const LabelMap& labels = node->labels();
-      if (labels.empty()) continue;
-      const auto& pods = has_preferred ? node->pods() : node->pods_with_affinity();
+    const auto& all = snapshot.List();
+    auto compute = [&](const NodeInfo& node, NodeScoreParts& out) {
+      out.by_key.clear();
+      if (node.labels().empty()) return;
+      const auto& pods = has_preferred ? node.pods() : node.pods_with_affinity();
       for (const auto& existing : pods) {
-        ScoreExistingPod(*s, pod, *existing, labels, snapshot, *ns_labels);
+        ScoreExistingPod(out, pod, *existing, snapshot, *ns_labels);
+      }
+    };
+    absl::MutexLock lock(&mu_);
+    score_parts_.BeginCycle();
+    // Like PreFilter's counts: what each node adds depends only on its pods
+    // and on the incoming pod's namespace, labels and preferred terms, so it
+    // is cached across cycles and only changed nodes are scanned again.
+    PerNodeCache<NodeScoreParts> uncached;
+    PerNodeCache<NodeScoreParts>* parts = &uncached;
+    if (std::optional<std::string> key = ScoreCacheKey(pod, *ns_labels, has_preferred)) {
+      parts = &score_parts_.Get(*key, [] { return PerNodeCache<NodeScoreParts>(); });
+    }
+    parts->Refresh(all, handle_, compute);
+    auto s = std::make_unique<PreScoreState>();
+    bool any = false;
+    for (size_t i = 0; i < all.size(); ++i) {
+      for (const auto& [key, amount] : parts->Get(i).by_key) {
+        DomainCounts* d = nullptr;
+        for (auto& [k, counts] : s->scores) {
+          if (k == key) d = &counts;
+        }
+        if (d == nullptr) {
+          s->scores.emplace_back(key, DomainCounts{&Domains(key, all), {}});
+          d = &s->scores.back().second;
+        }
+        const int32_t domain = d->domains->Domain(i);
+        if (domain == TopologyDomains::kNoDomain) continue;
+        d->Add(domain, amount);
+        any = true;
       }
     }
-    if (s->scores.empty()) return PluginStatus::Skip();
+    if (!any) return PluginStatus::Skip();
     state.Write(prescore_key_, std::move(s));
     return PluginStatus();
   }
@@ -364,13 +397,10 @@ class InterPodAffinity final : public PreFilterPlugin,
   int64_t Score(const CycleState& state, const PodInfo&, const NodeInfo& node) const override {
     const auto* s = state.Read<PreScoreState>(prescore_key_);
     if (s == nullptr) return 0;
-    const LabelMap& labels = node.labels();
     int64_t score = 0;
-    for (const auto& [key, values] : s->scores) {
-      auto it = labels.find(key);
-      if (it == labels.end()) continue;
-      auto v = values.find(absl::string_view(it->second));
-      if (v != values.end()) score += v->second;
+    for (const auto& [key, d] : s->scores) {
+      bool has_key = false;
+      score += d.Get(node, has_key);
     }
     return score;
   }
@@ -493,29 +523,60 @@ class InterPodAffinity final : public PreFilterPlugin,
     return PluginStatus();
   }
 
-  void ScoreExistingPod(PreScoreState& s, const PodInfo& pod, const PodInfo& existing,
-                        const LabelMap& labels, const Snapshot& snapshot,
-                        const LabelMap& ns_labels) const {
+  // What `existing` (on some node) adds to the incoming pod's score of
+  // that node's domains, per topology key.
+  void ScoreExistingPod(NodeScoreParts& out, const PodInfo& pod, const PodInfo& existing,
+                        const Snapshot& snapshot, const LabelMap& ns_labels) const {
     const api::Pod& existing_pod = existing.pod();
     for (const AffinityTerm& t : pod.preferred_affinity()) {
-      if (TermMatches(t, existing_pod, snapshot)) s.Add(t, labels, t.weight);
+      if (TermMatches(t, existing_pod, snapshot)) out.Add(t.topology_key, t.weight);
     }
     for (const AffinityTerm& t : pod.preferred_anti_affinity()) {
-      if (TermMatches(t, existing_pod, snapshot)) s.Add(t, labels, -t.weight);
+      if (TermMatches(t, existing_pod, snapshot)) out.Add(t.topology_key, -t.weight);
     }
     if (args_.hard_pod_affinity_weight > 0) {
       for (const AffinityTerm& t : existing.required_affinity()) {
         if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) {
-          s.Add(t, labels, args_.hard_pod_affinity_weight);
+          out.Add(t.topology_key, args_.hard_pod_affinity_weight);
         }
       }
     }
     for (const AffinityTerm& t : existing.preferred_affinity()) {
-      if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) s.Add(t, labels, t.weight);
+      if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) out.Add(t.topology_key, t.weight);
     }
     for (const AffinityTerm& t : existing.preferred_anti_affinity()) {
-      if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) s.Add(t, labels, -t.weight);
+      if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) out.Add(t.topology_key, -t.weight);
     }
+  }
+
+  // The cache identity of what nodes add to `pod`'s scores: its namespace,
+  // labels and namespace labels (what existing pods' terms select) and its
+  // preferred terms (what they select among existing pods). nullopt when a
+  // preferred term selects namespaces by label: those labels may change
+  // without any node changing.
+  static std::optional<std::string> ScoreCacheKey(const PodInfo& pod, const LabelMap& ns_labels,
+                                                  bool has_preferred) {
+    std::string key = pod.pod().metadata().namespace_();
+    auto append_map = [&key](const LabelMap& m) {
+      std::vector<std::pair<absl::string_view, absl::string_view>> sorted(m.begin(), m.end());
+      std::sort(sorted.begin(), sorted.end());
+      for (const auto& [k, v] : sorted) absl::StrAppend(&key, "\x1f", k, "=", v);
+      key.push_back('\x1e');
+    };
+    append_map(pod.pod().metadata().labels());
+    append_map(ns_labels);
+    key.push_back(has_preferred ? 'p' : '-');
+    for (const auto* terms : {&pod.preferred_affinity(), &pod.preferred_anti_affinity()}) {
+      for (const AffinityTerm& t : *terms) {
+        if (t.namespace_selector.has_value()) return std::nullopt;
+        std::vector<absl::string_view> namespaces(t.namespaces.begin(), t.namespaces.end());
+        std::sort(namespaces.begin(), namespaces.end());
+        absl::StrAppend(&key, t.selector.ToString(), "\x1f", absl::StrJoin(namespaces, ","), "\x1f",
+                        t.topology_key, "\x1f", t.weight, "\x1e");
+      }
+      key.push_back('\x1d');
+    }
+    return key;
   }
 
   const Args args_;
@@ -528,6 +589,7 @@ class InterPodAffinity final : public PreFilterPlugin,
   mutable absl::Mutex mu_;
   mutable SmallLru<std::string, TopologyDomains> domains_ ABSL_GUARDED_BY(mu_){16};
   SmallLru<std::string, PerNodeCache<NodeCounts>> node_counts_ ABSL_GUARDED_BY(mu_){4};
+  SmallLru<std::string, PerNodeCache<NodeScoreParts>> score_parts_ ABSL_GUARDED_BY(mu_){4};
 };
 
 }  // namespace
