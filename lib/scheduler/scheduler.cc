@@ -327,9 +327,13 @@ absl::Status SchedulerImpl::Init() {
     return absl::InvalidArgumentError(
         absl::StrCat("parallelism: Invalid value: ", config.parallelism, ": must be at least 1"));
   }
-  if (config.parallelism > 1) {
-    pool_ = std::make_unique<ThreadPool>(config.parallelism - 1);
-    loop_ = std::make_unique<ParallelLoop>(config.parallelism - 1);
+  // More threads than CPUs only make the Filter and Score loops wait for
+  // preempted workers (Kubernetes' 16 are goroutines on GOMAXPROCS threads).
+  const int threads = std::min<int>(
+      config.parallelism, std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  if (threads > 1) {
+    pool_ = std::make_unique<ThreadPool>(threads - 1);
+    loop_ = std::make_unique<ParallelLoop>(threads - 1);
   }
   Registry in_tree;
   const Registry* registry = options_.registry;

@@ -67,8 +67,10 @@ struct Profile {
 };
 
 struct SchedulerConfiguration {
-  // Threads for filtering and scoring (the scheduling thread also works).
-  // 1: everything on the calling thread, no threads are started.
+  // Threads for filtering and scoring (the scheduling thread also works),
+  // at most the number of CPUs. 1: everything on the calling thread, no
+  // threads are started. A cycle goes parallel only when it has enough
+  // Filter or Score calls to share (about 2,000) to be worth the hand-off.
   int32_t parallelism = 16;
   // Percent of the nodes to find feasible before scoring. 0: Kubernetes'
   // adaptive default (50% at 100 nodes, decreasing by 1% per 125 nodes, at
