@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "korch/api/codec.h"
+#include "korch/scheduler/framework.h"
 #include "tests/scheduler/scheduler_test_util.h"
 
 namespace korch::scheduler {
@@ -169,6 +170,37 @@ TEST(TestUtilTest, BuildersProduceDigestablePodsAndNodes) {
   EXPECT_EQ(pod->requests().milli_cpu, 250);
   EXPECT_EQ(pod->priority(), 5);
   EXPECT_EQ(pod->host_ports().size(), 1u);
+}
+
+}  // namespace
+}  // namespace korch::scheduler
+
+namespace korch::scheduler {
+namespace {
+
+// Plugins return copies of shared rejection statuses: a copy that changes
+// (a second reason, the framework naming the plugin) must not change the
+// status it was copied from, nor the other way round.
+TEST(PluginStatusTest, CopiesShareUntilOneChanges) {
+  const PluginStatus shared = PluginStatus::Unschedulable("Insufficient cpu");
+  PluginStatus a = shared;
+  PluginStatus b = shared;
+  a.AddReason("Insufficient memory");
+  b.set_plugin("NodeResourcesFit");
+  EXPECT_THAT(shared.reasons(), ::testing::ElementsAre("Insufficient cpu"));
+  EXPECT_EQ(shared.plugin(), "");
+  EXPECT_THAT(a.reasons(), ::testing::ElementsAre("Insufficient cpu", "Insufficient memory"));
+  EXPECT_EQ(a.plugin(), "");
+  EXPECT_THAT(b.reasons(), ::testing::ElementsAre("Insufficient cpu"));
+  EXPECT_EQ(b.plugin(), "NodeResourcesFit");
+  EXPECT_EQ(a.ToString(), "Unschedulable: Insufficient cpu, Insufficient memory");
+  PluginStatus ok;
+  EXPECT_TRUE(ok.ok());
+  EXPECT_TRUE(ok.reasons().empty());
+  EXPECT_EQ(ok.plugin(), "");
+  ok = a;
+  EXPECT_EQ(ok.code(), Code::kUnschedulable);
+  EXPECT_EQ(ok.reasons().size(), 2u);
 }
 
 }  // namespace

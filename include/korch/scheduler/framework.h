@@ -70,16 +70,11 @@ class KORCH_EXPORT PluginStatus {
   PluginStatus(Code code, std::string reason) : code_(code) {
     if (!reason.empty()) AddReason(std::move(reason));
   }
-  PluginStatus(const PluginStatus& other)
-      : code_(other.code_),
-        details_(other.details_ ? std::make_unique<Details>(*other.details_) : nullptr) {}
-  PluginStatus& operator=(const PluginStatus& other) {
-    if (this != &other) {
-      code_ = other.code_;
-      details_ = other.details_ ? std::make_unique<Details>(*other.details_) : nullptr;
-    }
-    return *this;
-  }
+  // Copies share the reasons until one of them changes (copy on write):
+  // a plugin can return a copy of a status it made once, and a rejection
+  // then allocates nothing per node.
+  PluginStatus(const PluginStatus&) = default;
+  PluginStatus& operator=(const PluginStatus&) = default;
   PluginStatus(PluginStatus&&) noexcept = default;
   PluginStatus& operator=(PluginStatus&&) noexcept = default;
 
@@ -114,21 +109,26 @@ class KORCH_EXPORT PluginStatus {
 
  private:
   // Reasons and plugin live behind a pointer: Filter returns a status for
-  // every (pod, node) pair, and a success is then two words that need no
-  // construction or destruction work beyond a null check.
+  // every (pod, node) pair, and a success is then a code and a null
+  // pointer, with nothing to construct or destroy.
   struct Details {
     absl::InlinedVector<std::string, 1> reasons;
     std::string plugin;
   };
   Details& MutableDetails() {
-    if (!details_) details_ = std::make_unique<Details>();
-    return *details_;
+    if (!details_) {
+      details_ = std::make_shared<Details>();
+    } else if (details_.use_count() > 1) {
+      details_ = std::make_shared<Details>(*details_);
+    }
+    // Not shared (use_count 1): no other status can see the change.
+    return const_cast<Details&>(*details_);
   }
   static const absl::InlinedVector<std::string, 1>& EmptyReasons();
   static const std::string& EmptyString();
 
   Code code_ = Code::kSuccess;
-  std::unique_ptr<Details> details_;
+  std::shared_ptr<const Details> details_;
 };
 
 // Data a plugin stores in the CycleState during one cycle. Clone() is used

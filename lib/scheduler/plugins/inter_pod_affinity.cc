@@ -319,18 +319,24 @@ class InterPodAffinity final : public PreFilterPlugin,
     const auto* s = state.Read<PreFilterState>(prefilter_key_);
     if (s == nullptr) return PluginStatus();
     if (!SatisfiesAffinity(*s, node)) {
-      return PluginStatus::Unresolvable(std::string(kReasonAffinity));
+      static const PluginStatus& kRejected =
+          *new PluginStatus(PluginStatus::Unresolvable(std::string(kReasonAffinity)));
+      return kRejected;
     }
     for (const DomainCounts& d : s->anti) {
       bool has_key = false;
       if (d.Get(node, has_key) > 0) {
-        return PluginStatus::Unschedulable(std::string(kReasonAntiAffinity));
+        static const PluginStatus& kRejected =
+            *new PluginStatus(PluginStatus::Unschedulable(std::string(kReasonAntiAffinity)));
+        return kRejected;
       }
     }
     for (const auto& [key, d] : s->existing_anti) {
       bool has_key = false;
       if (d.Get(node, has_key) > 0) {
-        return PluginStatus::Unschedulable(std::string(kReasonExistingAntiAffinity));
+        static const PluginStatus& kRejected = *new PluginStatus(
+            PluginStatus::Unschedulable(std::string(kReasonExistingAntiAffinity)));
+        return kRejected;
       }
     }
     return PluginStatus();

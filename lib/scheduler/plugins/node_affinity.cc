@@ -92,6 +92,19 @@ const api::NodeAffinity* PodNodeAffinity(const PodInfo& pod) {
   return &spec.affinity().node_affinity();
 }
 
+// Shared statuses (node_plugin_util.h) for the fixed rejection reasons.
+const PluginStatus& Rejected(absl::string_view reason) {
+  static const PluginStatus& kConflict =
+      *new PluginStatus(PluginStatus::Unresolvable(std::string(kReasonConflict)));
+  static const PluginStatus& kEnforced =
+      *new PluginStatus(PluginStatus::Unresolvable(std::string(kReasonEnforced)));
+  static const PluginStatus& kPod =
+      *new PluginStatus(PluginStatus::Unresolvable(std::string(kReasonPod)));
+  if (reason == kReasonConflict) return kConflict;
+  if (reason == kReasonEnforced) return kEnforced;
+  return kPod;
+}
+
 class NodeAffinity final : public PreFilterPlugin,
                            public FilterPlugin,
                            public PreScorePlugin,
@@ -147,7 +160,7 @@ class NodeAffinity final : public PreFilterPlugin,
       if (!term_names.has_value()) return PluginStatus();
       names.insert(term_names->begin(), term_names->end());
     }
-    if (names.empty()) return PluginStatus::Unresolvable(std::string(kReasonConflict));
+    if (names.empty()) return Rejected(kReasonConflict);
     result.node_names = std::move(names);
     return PluginStatus();
   }
@@ -155,7 +168,7 @@ class NodeAffinity final : public PreFilterPlugin,
   PluginStatus Filter(const CycleState& state, const PodInfo& pod,
                       const NodeInfo& node) const override {
     if (added_required_.has_value() && !added_required_->Matches(node)) {
-      return PluginStatus::Unresolvable(std::string(kReasonEnforced));
+      return Rejected(kReasonEnforced);
     }
     const auto* s = state.Read<PreFilterState>(prefilter_key_);
     if (s == nullptr) return PluginStatus();
@@ -163,11 +176,11 @@ class NodeAffinity final : public PreFilterPlugin,
     for (const auto& [key, value] : s->node_selector) {
       auto it = labels.find(key);
       if (it == labels.end() || it->second != value) {
-        return PluginStatus::Unresolvable(std::string(kReasonPod));
+        return Rejected(kReasonPod);
       }
     }
     if (s->required.has_value() && !s->required->Matches(node)) {
-      return PluginStatus::Unresolvable(std::string(kReasonPod));
+      return Rejected(kReasonPod);
     }
     return PluginStatus();
   }

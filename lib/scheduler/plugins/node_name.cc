@@ -28,7 +28,9 @@ class NodeName final : public PreFilterPlugin, public FilterPlugin {
   PluginStatus Filter(const CycleState& state, const PodInfo& pod,
                       const NodeInfo& node) const override {
     if (pod.node_name().empty() || pod.node_name() == node.name()) return PluginStatus();
-    return PluginStatus::Unresolvable(std::string(kReason));
+    static const PluginStatus& kRejected =
+        *new PluginStatus(PluginStatus::Unresolvable(std::string(kReason)));
+    return kRejected;
   }
 };
 

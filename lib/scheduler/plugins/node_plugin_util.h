@@ -33,6 +33,13 @@ bool AnyToleratesTaint(const google::protobuf::RepeatedPtrField<api::Toleration>
                        absl::string_view taint_key, absl::string_view taint_value,
                        absl::string_view taint_effect);
 
+// A copy of a status made once per (code, reason) site: Filter returns it
+// for every node it rejects, and copies share the reason, so a rejection
+// allocates nothing. Use as
+//   static const PluginStatus& kRejected = *new PluginStatus(...);
+//   return kRejected;
+// (never freed: plugins may run until the process exits).
+
 // Kubernetes' helper.DefaultNormalizeScore: scales scores so that the
 // largest becomes `max_priority` (all stay 0 when the largest is 0), and
 // with `reverse` maps s to max_priority - s (all become max_priority when

@@ -29,7 +29,11 @@ class NodePorts final : public PreFilterPlugin, public FilterPlugin {
     if (used.empty()) return PluginStatus();
     for (const HostPort& want : pod.host_ports()) {
       for (const HostPort& have : used) {
-        if (Conflicts(want, have)) return PluginStatus::Unschedulable(std::string(kReason));
+        if (Conflicts(want, have)) {
+          static const PluginStatus& kRejected =
+              *new PluginStatus(PluginStatus::Unschedulable(std::string(kReason)));
+          return kRejected;
+        }
       }
     }
     return PluginStatus();

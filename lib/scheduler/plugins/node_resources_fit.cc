@@ -55,6 +55,28 @@ struct PreScoreState final : StateData {
   }
 };
 
+// Shared rejections (node_plugin_util.h).
+const PluginStatus& TooManyPods() {
+  static const PluginStatus& kStatus =
+      *new PluginStatus(PluginStatus::Unschedulable("Too many pods"));
+  return kStatus;
+}
+const PluginStatus& InsufficientCpu() {
+  static const PluginStatus& kStatus =
+      *new PluginStatus(PluginStatus::Unschedulable("Insufficient cpu"));
+  return kStatus;
+}
+const PluginStatus& InsufficientMemory() {
+  static const PluginStatus& kStatus =
+      *new PluginStatus(PluginStatus::Unschedulable("Insufficient memory"));
+  return kStatus;
+}
+const PluginStatus& InsufficientEphemeralStorage() {
+  static const PluginStatus& kStatus =
+      *new PluginStatus(PluginStatus::Unschedulable("Insufficient ephemeral-storage"));
+  return kStatus;
+}
+
 int64_t LeastRequestedScore(int64_t requested, int64_t capacity) {
   if (capacity == 0 || requested > capacity) return 0;
   return (capacity - requested) * kMaxNodeScore / capacity;
@@ -108,26 +130,36 @@ class NodeResourcesFit final : public PreFilterPlugin,
   PluginStatus Filter(const CycleState& state, const PodInfo& pod,
                       const NodeInfo& node) const override {
     PluginStatus status;
-    auto fail = [&status](absl::string_view reason) {
+    // The first reason comes from a shared status (node_plugin_util.h): a
+    // node short of one resource costs no allocation.
+    auto fail = [&status](const PluginStatus& shared) {
       if (status.ok()) {
-        status = PluginStatus::Unschedulable(std::string(reason));
+        status = shared;
       } else {
-        status.AddReason(std::string(reason));
+        status.AddReason(shared.reasons()[0]);
+      }
+    };
+    auto fail_scalar = [&status](const std::string& name) {
+      std::string reason = absl::StrCat("Insufficient ", name);
+      if (status.ok()) {
+        status = PluginStatus::Unschedulable(std::move(reason));
+      } else {
+        status.AddReason(std::move(reason));
       }
     };
     const Resource& alloc = node.allocatable();
     const Resource& used = node.requested();
     if (static_cast<int64_t>(node.pods().size()) + 1 > alloc.allowed_pod_number) {
-      fail("Too many pods");
+      fail(TooManyPods());
     }
     const Resource& want = pod.requests();
     if (want.milli_cpu > 0 && want.milli_cpu > alloc.milli_cpu - used.milli_cpu) {
-      fail("Insufficient cpu");
+      fail(InsufficientCpu());
     }
-    if (want.memory > 0 && want.memory > alloc.memory - used.memory) fail("Insufficient memory");
+    if (want.memory > 0 && want.memory > alloc.memory - used.memory) fail(InsufficientMemory());
     if (want.ephemeral_storage > 0 &&
         want.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage) {
-      fail("Insufficient ephemeral-storage");
+      fail(InsufficientEphemeralStorage());
     }
     if (const auto* s = state.Read<PreFilterState>(prefilter_key_); s != nullptr) {
       for (const auto& [name, amount] : s->scalars) {
@@ -135,7 +167,7 @@ class NodeResourcesFit final : public PreFilterPlugin,
         auto u = used.scalar.find(name);
         int64_t free =
             (a == alloc.scalar.end() ? 0 : a->second) - (u == used.scalar.end() ? 0 : u->second);
-        if (amount > free) fail(absl::StrCat("Insufficient ", name));
+        if (amount > free) fail_scalar(name);
       }
     }
     return status;

@@ -24,7 +24,9 @@ class NodeUnschedulable final : public FilterPlugin {
     if (AnyToleratesTaint(pod.pod().spec().tolerations(), kTaintKey, "", "NoSchedule")) {
       return PluginStatus();
     }
-    return PluginStatus::Unresolvable(std::string(kReason));
+    static const PluginStatus& kRejected =
+        *new PluginStatus(PluginStatus::Unresolvable(std::string(kReason)));
+    return kRejected;
   }
 };
 

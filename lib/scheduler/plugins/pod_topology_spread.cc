@@ -370,11 +370,17 @@ class PodTopologySpread final : public PreFilterPlugin,
     for (const HardConstraintState& h : s->constraints) {
       bool has_key = false;
       const int32_t d = h.c.domains->DomainOf(node, has_key);
-      if (!has_key) return PluginStatus::Unresolvable(std::string(kReasonMissingLabel));
+      if (!has_key) {
+        static const PluginStatus& kRejected =
+            *new PluginStatus(PluginStatus::Unresolvable(std::string(kReasonMissingLabel)));
+        return kRejected;
+      }
       const int64_t match =
           d >= 0 && static_cast<size_t>(d) < h.match_num.size() ? h.match_num[d] : 0;
       if (match + (h.c.self_match ? 1 : 0) - h.min_match > h.c.max_skew) {
-        return PluginStatus::Unschedulable(std::string(kReasonNotMatch));
+        static const PluginStatus& kRejected =
+            *new PluginStatus(PluginStatus::Unschedulable(std::string(kReasonNotMatch)));
+        return kRejected;
       }
     }
     return PluginStatus();
