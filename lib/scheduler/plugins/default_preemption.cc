@@ -347,10 +347,8 @@ class DefaultPreemption final : public PostFilterPlugin {
         (void)handle_.actions().SetNominatedNode(p->pod(), "");
       }
     }
-    if (absl::Status s = handle_.actions().SetNominatedNode(pod.pod(), c.node->name()); !s.ok()) {
-      return PluginStatus::Error(
-          absl::StrCat("preemption: nominating ", c.node->name(), ": ", s.message()));
-    }
+    // The preemptor itself is nominated by the scheduler, from the
+    // PostFilter result (one status write, as in Kubernetes).
     return PluginStatus();
   }
 
