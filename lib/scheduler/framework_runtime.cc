@@ -14,7 +14,7 @@ namespace {
 
 // Filter or Score calls below which one cycle's work is not worth handing
 // to the workers (waking them costs microseconds).
-std::atomic<int64_t> min_parallel_calls{2048};
+std::atomic<int64_t> min_parallel_calls{1024};
 
 // NodeInfos are scattered on the heap and each cycle reads hundreds of
 // them: fetch the next ones while filtering this one.
@@ -257,13 +257,13 @@ void Framework::ParallelFor(int n, const std::function<void(int)>& fn) {
 }
 
 template <typename Fn>
-void Framework::ForChunks(int parallel_n, int n, int chunk, Fn&& fn) {
+void Framework::ForChunks(int parallel_n, int n, int chunk, Fn&& fn, ParallelLoop::Order order) {
   if (n <= 0) return;
   if (loop_ == nullptr || parallel_n <= chunk) {
     fn(0, n);
     return;
   }
-  loop_->Run(n, chunk, fn);
+  loop_->Run(n, chunk, fn, order);
 }
 
 PluginStatus Framework::RunActiveFilters(const CycleState& state, const PodInfo& pod,
@@ -587,17 +587,21 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
     // an atomic add per feasible node would bounce the counter's cache line
     // between the threads for every node. Other chunks' finds are looked at
     // every 16 nodes, so a chunk stops soon after enough nodes were found.
-    ForChunks(parallel ? n : 0, n, 64, [&](int begin, int end) {
-      int others = found.load(std::memory_order_relaxed);
-      int local = 0;
-      for (int pos = begin; pos < end; ++pos) {
-        if (((pos - begin) & 15) == 15) others = found.load(std::memory_order_relaxed);
-        if (others + local >= to_find) break;
-        if (pos + kPrefetchAhead < end) Prefetch(node_at(pos + kPrefetchAhead));
-        if (FilterNode(state, pod, *node_at(pos), pos)) ++local;
-      }
-      if (local > 0) found.fetch_add(local, std::memory_order_relaxed);
-    });
+    ForChunks(
+        parallel ? n : 0, n, 64,
+        [&](int begin, int end) {
+          int others = found.load(std::memory_order_relaxed);
+          int local = 0;
+          for (int pos = begin; pos < end; ++pos) {
+            if (((pos - begin) & 15) == 15) others = found.load(std::memory_order_relaxed);
+            if (others + local >= to_find) break;
+            if (pos + kPrefetchAhead < end) Prefetch(node_at(pos + kPrefetchAhead));
+            if (FilterNode(state, pod, *node_at(pos), pos)) ++local;
+          }
+          if (local > 0) found.fetch_add(local, std::memory_order_relaxed);
+        },
+        // Every node is filtered when all feasible ones are wanted.
+        to_find >= n ? ParallelLoop::Order::kFromBothEnds : ParallelLoop::Order::kInOrder);
   }
   feasible_.clear();
   int processed = 0;
@@ -672,14 +676,17 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   if (num_scores > 0) {
     const bool parallel =
         static_cast<int64_t>(f) * num_scores >= min_parallel_calls.load(std::memory_order_relaxed);
-    ForChunks(parallel ? f : 0, f, 64, [&](int begin, int end) {
-      for (int j = 0; j < num_scores; ++j) {
-        const ScorePlugin* plugin = scores_[active_scores_[j]].plugin;
-        NodeScore* out = &node_scores_[static_cast<size_t>(j) * f];
-        for (int i = begin; i < end; ++i) out[i].node = feasible_[i];
-        plugin->ScoreNodes(state, pod, absl::Span<NodeScore>(out + begin, end - begin));
-      }
-    });
+    ForChunks(
+        parallel ? f : 0, f, 64,
+        [&](int begin, int end) {
+          for (int j = 0; j < num_scores; ++j) {
+            const ScorePlugin* plugin = scores_[active_scores_[j]].plugin;
+            NodeScore* out = &node_scores_[static_cast<size_t>(j) * f];
+            for (int i = begin; i < end; ++i) out[i].node = feasible_[i];
+            plugin->ScoreNodes(state, pod, absl::Span<NodeScore>(out + begin, end - begin));
+          }
+        },
+        ParallelLoop::Order::kFromBothEnds);
     for (int j = 0; j < num_scores; ++j) {
       const auto& e = scores_[active_scores_[j]];
       absl::Span<NodeScore> span(&node_scores_[static_cast<size_t>(j) * f], f);

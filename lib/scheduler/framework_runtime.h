@@ -57,7 +57,7 @@ struct AlgorithmResult {
 };
 
 // Below this many Filter (or Score) calls in a cycle, the cycle runs on the
-// calling thread only (default 2048). Tests set 0 to exercise the workers.
+// calling thread only (default 1024). Tests set 0 to exercise the workers.
 int64_t SetMinParallelCallsForTest(int64_t calls);  // returns the old value
 
 // A Wait of one Permit plugin.
@@ -161,7 +161,8 @@ class Framework final : public Handle {
   // calling thread; inline when `parallel_n` is not more than one chunk or
   // there are no workers.
   template <typename Fn>
-  void ForChunks(int parallel_n, int n, int chunk, Fn&& fn);
+  void ForChunks(int parallel_n, int n, int chunk, Fn&& fn,
+                 ParallelLoop::Order order = ParallelLoop::Order::kInOrder);
   void BuildFailure(const PodInfo& pod, int evaluated_positions,
                     const std::vector<const NodeInfo*>* candidates, AlgorithmResult& result);
 

@@ -35,21 +35,38 @@ ParallelLoop::~ParallelLoop() {
   for (auto& t : threads_) t.join();
 }
 
-void ParallelLoop::RunChunks() {
+void ParallelLoop::RunChunks(bool front) {
+  if (order_ == Order::kInOrder) {
+    for (;;) {
+      const int begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+      if (begin >= n_) return;
+      (*fn_)(begin, std::min(n_, begin + chunk_));
+    }
+  }
+  uint64_t r = range_.load(std::memory_order_relaxed);
   for (;;) {
-    const int begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
-    if (begin >= n_) return;
+    const uint32_t low = static_cast<uint32_t>(r);
+    const uint32_t high = static_cast<uint32_t>(r >> 32);
+    if (low >= high) return;
+    const uint32_t c = front ? low : high - 1;
+    const uint64_t claimed = front ? (r + 1) : (r - (uint64_t{1} << 32));
+    if (!range_.compare_exchange_weak(r, claimed, std::memory_order_relaxed)) continue;
+    const int begin = static_cast<int>(c) * chunk_;
     (*fn_)(begin, std::min(n_, begin + chunk_));
+    r = range_.load(std::memory_order_relaxed);
   }
 }
 
-void ParallelLoop::Run(int n, int chunk, absl::FunctionRef<void(int, int)> fn) {
+void ParallelLoop::Run(int n, int chunk, absl::FunctionRef<void(int, int)> fn, Order order) {
   if (n <= 0) return;
   absl::MutexLock lock(&run_mu_);
   n_ = n;
   chunk_ = std::max(1, chunk);
   fn_ = &fn;
+  order_ = order;
   next_.store(0, std::memory_order_relaxed);
+  const uint64_t chunks = (static_cast<uint64_t>(n) + chunk_ - 1) / chunk_;
+  range_.store(chunks << 32, std::memory_order_relaxed);
   const uint64_t seq = (state_.load(std::memory_order_relaxed) >> 2) + 1;
   // Publishes the fields above to workers that read the new state.
   state_.store((seq << 2) | kOpen, std::memory_order_seq_cst);
@@ -57,7 +74,7 @@ void ParallelLoop::Run(int n, int chunk, absl::FunctionRef<void(int, int)> fn) {
     wake_.fetch_add(1, std::memory_order_seq_cst);
     wake_.notify_all();
   }
-  RunChunks();
+  RunChunks(/*front=*/true);
   // Every chunk is claimed. Close the loop, then wait for the workers that
   // joined it: each is finishing one chunk at most. A worker that counts
   // itself in after this sees the loop closed and leaves (both sides use
@@ -82,14 +99,10 @@ void ParallelLoop::WorkLoop() {
     if ((s & kStopping) == 0 && (s >> 2) == seen) {
       const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(spin_);
       for (int i = 1;; ++i) {
-        // Pause for the first few microseconds, then yield between looks:
-        // on a busy machine the other threads (the scheduling thread among
-        // them) get the CPU, on an idle one sched_yield returns at once.
-        if (i < 512) {
-          CpuRelax();
-        } else {
-          sched_yield();
-        }
+        // A plain spin: a worker that yields instead loses its CPU to any
+        // other runnable thread for a whole time slice, and then misses
+        // the loops it is there for.
+        CpuRelax();
         s = state_.load(std::memory_order_acquire);
         if ((s & kStopping) != 0 || (s >> 2) != seen) break;
         if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) {
@@ -106,7 +119,7 @@ void ParallelLoop::WorkLoop() {
     seen = s >> 2;
     if ((s & kOpen) == 0) continue;  // that loop is over already
     active_.fetch_add(1, std::memory_order_seq_cst);
-    if (state_.load(std::memory_order_seq_cst) == s) RunChunks();
+    if (state_.load(std::memory_order_seq_cst) == s) RunChunks(/*front=*/false);
     active_.fetch_sub(1, std::memory_order_seq_cst);
   }
 }

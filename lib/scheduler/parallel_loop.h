@@ -27,7 +27,8 @@ namespace korch::scheduler::internal {
 class ParallelLoop {
  public:
   // Starts `workers` threads (at least 1). An idle worker spins for `spin`
-  // before it parks.
+  // before it parks (zero: it parks at once, and joins a loop only if it
+  // wakes up before the loop ends).
   explicit ParallelLoop(int workers, absl::Duration spin = absl::Microseconds(30));
   ~ParallelLoop();
   ParallelLoop(const ParallelLoop&) = delete;
@@ -37,14 +38,23 @@ class ParallelLoop {
 
   // Calls fn(begin, end) for consecutive chunks of [0, n) of `chunk`
   // indices (the last one shorter), on the calling thread and any workers
-  // that join; chunks are claimed in increasing order. Returns once every
-  // chunk has been run. Callers are serialized; fn must not call Run.
-  void Run(int n, int chunk, absl::FunctionRef<void(int, int)> fn);
+  // that join. Returns once every chunk has been run. Callers are
+  // serialized; fn must not call Run.
+  //
+  // In `kInOrder` chunks are claimed in increasing order, so that a loop
+  // that stops early has evaluated an almost contiguous prefix. In
+  // `kFromBothEnds` (loops that always run to the end) the caller takes
+  // chunks from the front and the workers from the back: from one call to
+  // the next, each thread then mostly gets the same indices (the same
+  // nodes), whose data is still in its own core's cache.
+  enum class Order { kInOrder, kFromBothEnds };
+  void Run(int n, int chunk, absl::FunctionRef<void(int, int)> fn, Order order = Order::kInOrder);
 
  private:
   void WorkLoop();
-  // Runs chunks of the current loop until none are left.
-  void RunChunks();
+  // Runs chunks of the current loop until none are left; `front` says
+  // which end a thread takes them from in kFromBothEnds.
+  void RunChunks(bool front);
 
   const absl::Duration spin_;
   absl::Mutex run_mu_;  // one Run at a time
@@ -53,7 +63,10 @@ class ParallelLoop {
   int n_ = 0;
   int chunk_ = 1;
   const absl::FunctionRef<void(int, int)>* fn_ = nullptr;
-  std::atomic<int> next_{0};
+  Order order_ = Order::kInOrder;
+  std::atomic<int> next_{0};  // kInOrder: the next index
+  // kFromBothEnds: the unclaimed chunks [low, high), as low | high << 32.
+  std::atomic<uint64_t> range_{0};
 
   // (sequence number << 2) | open bit | stopping bit. A worker joins the
   // loop with sequence s only while the state still reads s with the open

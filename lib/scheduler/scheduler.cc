@@ -333,7 +333,7 @@ absl::Status SchedulerImpl::Init() {
       config.parallelism, std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
   if (threads > 1) {
     pool_ = std::make_unique<ThreadPool>(threads - 1);
-    loop_ = std::make_unique<ParallelLoop>(threads - 1);
+    loop_ = std::make_unique<ParallelLoop>(threads - 1, options_.worker_spin);
   }
   Registry in_tree;
   const Registry* registry = options_.registry;

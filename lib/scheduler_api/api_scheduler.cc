@@ -267,6 +267,9 @@ class ApiSchedulerImpl final : public ApiScheduler,
     so.actions = this;
     so.async_binding = true;
     so.binding_threads = options_.binding_threads;
+    // Pods arrive from the API at intervals, and the API server shares the
+    // CPUs: workers sleep between cycles rather than spin.
+    so.worker_spin = absl::ZeroDuration();
     so.observer = this;
     KORCH_ASSIGN_OR_RETURN(std::unique_ptr<Scheduler> made, Scheduler::Create(std::move(so)));
     return std::shared_ptr<Scheduler>(std::move(made));

@@ -108,6 +108,12 @@ struct SchedulerOptions {
   // least 1). Binding through an API whose store syncs each write is
   // latency-bound; several bindings in flight share the syncs.
   int32_t binding_threads = 1;
+  // How long an idle Filter/Score worker (parallelism > 1) spins waiting
+  // for the next loop before it sleeps. Spinning keeps back-to-back cycles
+  // fast (a sleeping worker wakes too late to help a loop of tens of
+  // microseconds) but burns that CPU time; zero when the CPUs have other
+  // work to do between cycles.
+  absl::Duration worker_spin = absl::Microseconds(30);
   // Borrowed; may be null.
   SchedulerObserver* observer = nullptr;
 };
