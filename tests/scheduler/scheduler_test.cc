@@ -161,6 +161,22 @@ TEST_F(SchedulerTest, BoundPodsAndUnknownSchedulersAreFailedPrecondition) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(SchedulerTest, ScheduleSharesThePodItIsGiven) {
+  auto s = Basic();
+  ASSERT_TRUE(s->AddNode(MakeNode("a").Cpu("1")).ok());
+  auto pod = std::make_shared<const api::Pod>(MakePod("ns", "shared").Req("600m"));
+  auto r = s->Schedule(pod);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->node_name, "a");
+  // The cache holds the host's object (no copy) while the pod is placed.
+  EXPECT_GT(pod.use_count(), 1);
+  EXPECT_EQ(s->NodeOf(*pod), "a");
+  // Placed once: the same pod again is refused, and so is no pod at all.
+  EXPECT_EQ(s->Schedule(pod).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s->Schedule(std::shared_ptr<const api::Pod>()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SchedulerTest, UnknownPluginOrDuplicateProfileFailsCreate) {
   SchedulerOptions o;
   o.registry = &registry_;
