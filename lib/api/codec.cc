@@ -823,6 +823,12 @@ class Writer {
     Separator();
     String(s);
   }
+  template <typename T>
+  void Integer(T v) {
+    char buf[32];
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    Value(absl::string_view(buf, ptr - buf));
+  }
 
  private:
   void Open(char c) {
@@ -896,15 +902,71 @@ class Writer {
   std::vector<bool> first_;
 };
 
+// Builds the json value that parsing Writer's compact text would give,
+// without the text: EncodeJsonValue() feeds field management on every write.
+class DomWriter {
+ public:
+  explicit DomWriter(json* root) : root_(root) {}
+
+  void BeginObject() { stack_.push_back(Put(json(json::value_t::object))); }
+  void EndObject() { stack_.pop_back(); }
+  void BeginArray() { stack_.push_back(Put(json(json::value_t::array))); }
+  void EndArray() { stack_.pop_back(); }
+  void Key(absl::string_view k) { key_.assign(k.data(), k.size()); }
+  void Value(absl::string_view raw) {
+    if (raw == "true") {
+      Put(json(true));
+    } else if (raw == "false") {
+      Put(json(false));
+    } else if (raw == "null") {
+      Put(json(nullptr));
+    } else {
+      // Numbers as text and embedded raw JSON: as the parser reads them.
+      Put(json::parse(raw.begin(), raw.end()));
+    }
+  }
+  void StringValue(absl::string_view s) { Put(json(std::string(s))); }
+  template <typename T>
+  void Integer(T v) {
+    // The parser reads non-negative integers as unsigned.
+    if (v >= 0) {
+      Put(json(static_cast<uint64_t>(v)));
+    } else {
+      Put(json(static_cast<int64_t>(v)));
+    }
+  }
+
+ private:
+  json* Put(json value) {
+    if (stack_.empty()) {
+      *root_ = std::move(value);
+      return root_;
+    }
+    json* top = stack_.back();
+    if (top->is_array()) {
+      top->push_back(std::move(value));
+      return &top->back();
+    }
+    json& slot = (*top)[key_];
+    slot = std::move(value);
+    return &slot;
+  }
+
+  json* root_;
+  std::vector<json*> stack_;
+  std::string key_;
+};
+
 std::string FormatTime(int64_t seconds, int32_t nanos, bool micro) {
   absl::Time t = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
   return absl::FormatTime(micro ? "%Y-%m-%dT%H:%M:%E6SZ" : "%Y-%m-%dT%H:%M:%SZ", t,
                           absl::UTCTimeZone());
 }
 
+template <typename W>
 class Encoder {
  public:
-  explicit Encoder(Writer* w) : w_(w) {}
+  explicit Encoder(W* w) : w_(w) {}
 
   void EncodeMessage(const Message& m, const MessagePlan& plan, bool type_meta) {
     w_->BeginObject();
@@ -1119,9 +1181,7 @@ class Encoder {
 
   template <typename T>
   void Number(T v) {
-    char buf[32];
-    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    w_->Value(absl::string_view(buf, ptr - buf));
+    w_->Integer(v);
   }
   void Double(double d) {
     if (!std::isfinite(d)) {
@@ -1131,7 +1191,7 @@ class Encoder {
     w_->Value(FloatText(d));
   }
 
-  Writer* w_;
+  W* w_;
   std::string scratch_;
 };
 
@@ -1196,7 +1256,7 @@ absl::Status DecodeJson(absl::string_view text, Message* out, const DecodeOption
 
 void AppendJson(const Message& message, const EncodeOptions& options, std::string* out) {
   Writer w(out, options.pretty);
-  Encoder e(&w);
+  Encoder<Writer> e(&w);
   e.EncodeMessage(message, *PlanFor(message.GetDescriptor()), options.type_meta);
 }
 
@@ -1208,9 +1268,11 @@ std::string EncodeJson(const Message& message, const EncodeOptions& options) {
 }
 
 json EncodeJsonValue(const Message& message, const EncodeOptions& options) {
-  EncodeOptions compact = options;
-  compact.pretty = false;
-  return json::parse(EncodeJson(message, compact));
+  json out;
+  DomWriter w(&out);
+  Encoder<DomWriter> e(&w);
+  e.EncodeMessage(message, *PlanFor(message.GetDescriptor()), options.type_meta);
+  return out;
 }
 
 std::string KindOf(const Descriptor* descriptor) { return PlanFor(descriptor)->kind; }
