@@ -371,6 +371,170 @@ absl::StatusOr<std::vector<Entry>> DecodeEntries(const ManagedFields& managed) {
   return out;
 }
 
+// Appends `s` as a JSON string, as nlohmann::json's dump() writes it.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f) {
+      // Control characters and UTF-8: leave the rules to the library.
+      out->append(Json(std::string(s)).dump());
+      return;
+    }
+  }
+  out->push_back('"');
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out->push_back('\\');
+    out->push_back(ch);
+  }
+  out->push_back('"');
+}
+
+// ToFieldsV1().dump() without building the JSON: the same keys in the same
+// (byte-wise sorted) order, "." first.
+void AppendFieldsV1(const FieldSet& set, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  if (set.member() && !set.children().empty()) {
+    out->append("\".\":{}");
+    first = false;
+  }
+  for (const auto& [element, child] : set.children()) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(element, out);
+    out->push_back(':');
+    AppendFieldsV1(child, out);
+  }
+  out->push_back('}');
+}
+
+// `e` with the fieldsV1 text `raw` of its fields.
+void FillEntry(const Entry& e, std::string raw, api::ManagedFieldsEntry& m) {
+  if (!e.manager.empty()) m.set_manager(e.manager);
+  m.set_operation(e.operation == ManagedOperation::kApply ? kApply : kUpdate);
+  if (!e.api_version.empty()) m.set_api_version(e.api_version);
+  if (e.time.has_value()) *m.mutable_time() = *e.time;
+  m.set_fields_type(kFieldsV1);
+  m.mutable_fields_v1()->set_raw(std::move(raw));
+  if (!e.subresource.empty()) m.set_subresource(e.subresource);
+}
+
+// --- What a create sets ------------------------------------------------------
+
+// Appends the FieldsV1 node of `v` as CompareFields({}, object) adds it
+// (Comparer::Compare(nullptr, &v)), in the text AppendFieldsV1() writes,
+// without building the sets: creates are most writes. `exempt`: the node
+// is the root's metadata, spec or status, which a non-empty map or list
+// does not make a member. Returns false when the node is not in the set
+// (the caller drops what was appended).
+bool AppendAdded(const Json& v, Walk& w, bool exempt, std::string* out) {
+  if (v.is_object()) {
+    if (v.empty()) {
+      out->append("{}");
+      return true;
+    }
+    const size_t open = out->size();
+    out->push_back('{');
+    const size_t body = out->size();
+    if (!exempt) out->append("\".\":{}");
+    bool any = false;
+    const bool at_root = w.at_root;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string& key = it.key();
+      if (w.Skip(key)) continue;
+      const size_t mark = out->size();
+      if (out->size() != body) out->push_back(',');
+      AppendJsonString(absl::StrCat("f:", key), out);
+      out->push_back(':');
+      const bool child_exempt = at_root && (key == "metadata" || key == "spec" || key == "status");
+      Walk::Saved saved = w.Enter(key);
+      const bool exists = AppendAdded(it.value(), w, child_exempt, out);
+      w.Leave(saved);
+      if (!exists) {
+        out->resize(mark);
+        continue;
+      }
+      any = true;
+    }
+    if (!any) {
+      out->resize(exempt ? open : body);
+      if (exempt) return false;
+      out->push_back('}');
+      return true;
+    }
+    out->push_back('}');
+    return true;
+  }
+  if (v.is_array()) {
+    const std::string* merge_key = nullptr;
+    const ListMode mode = ModeOf(w, &merge_key);
+    if (mode == ListMode::kAtomic) {
+      out->append("{}");
+      return true;
+    }
+    std::optional<std::vector<std::string>> elements = ItemElements(v, mode, merge_key);
+    if (!elements.has_value()) elements = IndexElements(v);
+    // The set's order: path elements sorted as strings.
+    std::vector<size_t> order;
+    order.reserve(elements->size());
+    for (size_t i = 0; i < elements->size(); ++i) {
+      if (!(*elements)[i].empty()) order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return (*elements)[a] < (*elements)[b]; });
+    if (order.empty()) {
+      if (exempt) return false;
+      out->append("{}");
+      return true;
+    }
+    out->push_back('{');
+    const size_t body = out->size();
+    if (!exempt) out->append("\".\":{}");
+    const bool saved_root = w.at_root;
+    const bool saved_meta = w.at_root_metadata;
+    w.at_root = w.at_root_metadata = false;
+    for (size_t i : order) {
+      if (out->size() != body) out->push_back(',');
+      AppendJsonString((*elements)[i], out);
+      out->push_back(':');
+      // An item is always in the set (a leaf, or a map or list made a
+      // member by being added).
+      AppendAdded(v[i], w, /*exempt=*/false, out);
+    }
+    w.at_root = saved_root;
+    w.at_root_metadata = saved_meta;
+    out->push_back('}');
+    return true;
+  }
+  out->append("{}");  // a scalar (or null): a leaf
+  return true;
+}
+
+// The fieldsV1 text of CompareFields({}, object).added, or "" when that
+// set is empty.
+std::string CreatedFieldsV1(const Json& object, const StrategicSchema& schema, FieldScope scope) {
+  std::string out;
+  if (!object.is_object() || object.empty()) return out;
+  Walk w{schema, scope, {}};
+  out.push_back('{');
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& key = it.key();
+    if (w.Skip(key)) continue;
+    const size_t mark = out.size();
+    if (out.size() != 1) out.push_back(',');
+    AppendJsonString(absl::StrCat("f:", key), &out);
+    out.push_back(':');
+    const bool exempt = key == "metadata" || key == "spec" || key == "status";
+    Walk::Saved saved = w.Enter(key);
+    const bool exists = AppendAdded(it.value(), w, exempt, &out);
+    w.Leave(saved);
+    if (!exists) out.resize(mark);
+  }
+  if (out.size() == 1) return std::string();
+  out.push_back('}');
+  return out;
+}
+
 void EncodeEntries(std::vector<Entry>& entries, ManagedFields& out) {
   entries.erase(std::remove_if(entries.begin(), entries.end(),
                                [](const Entry& e) { return e.fields.empty(); }),
@@ -388,14 +552,9 @@ void EncodeEntries(std::vector<Entry>& entries, ManagedFields& out) {
   out.Clear();
   out.Reserve(static_cast<int>(entries.size()));
   for (const Entry& e : entries) {
-    api::ManagedFieldsEntry* m = out.Add();
-    if (!e.manager.empty()) m->set_manager(e.manager);
-    m->set_operation(e.operation == ManagedOperation::kApply ? kApply : kUpdate);
-    if (!e.api_version.empty()) m->set_api_version(e.api_version);
-    if (e.time.has_value()) *m->mutable_time() = *e.time;
-    m->set_fields_type(kFieldsV1);
-    m->mutable_fields_v1()->set_raw(e.fields.ToFieldsV1().dump());
-    if (!e.subresource.empty()) m->set_subresource(e.subresource);
+    std::string raw;
+    AppendFieldsV1(e.fields, &raw);
+    FillEntry(e, std::move(raw), *out.Add());
   }
 }
 
@@ -704,18 +863,35 @@ absl::Status RecordWrite(const google::protobuf::Message* live, google::protobuf
 
   meta->clear_managed_fields();
   Json after = api::EncodeJsonValue(object);
+  if (live == nullptr && entries.empty()) {
+    // A create from nothing: one entry, the writer's, owning all it set.
+    std::string raw = CreatedFieldsV1(after, schema, ScopeOf(request.subresource));
+    if (raw.empty()) return absl::OkStatus();
+    Entry mine;
+    mine.manager = request.manager;
+    mine.operation = request.operation;
+    mine.api_version = request.api_version;
+    mine.subresource = request.subresource;
+    mine.time = ProtoTime(request.now);
+    FillEntry(mine, std::move(raw), *meta->mutable_managed_fields()->Add());
+    return absl::OkStatus();
+  }
   Json before = live != nullptr ? api::EncodeJsonValue(*live) : CreateBaseline(after);
   FieldComparison cmp = CompareFields(before, after, schema, ScopeOf(request.subresource));
 
   FieldSet changed = std::move(cmp.added);
-  changed.Add(cmp.modified);
+  if (!cmp.modified.empty()) changed.Add(cmp.modified);
   for (Entry& e : entries) {
     e.fields.Remove(changed);
     e.fields.Remove(cmp.removed);
   }
   if (!changed.empty()) {
     Entry* mine = FindOrAdd(entries, request);
-    mine->fields.Add(changed);
+    if (mine->fields.empty()) {
+      mine->fields = std::move(changed);
+    } else {
+      mine->fields.Add(changed);
+    }
     mine->time = ProtoTime(request.now);
   }
   EncodeEntries(entries, *meta->mutable_managed_fields());
