@@ -421,119 +421,268 @@ void FillEntry(const Entry& e, std::string raw, api::ManagedFieldsEntry& m) {
 
 // --- What a create sets ------------------------------------------------------
 
-// Appends the FieldsV1 node of `v` as CompareFields({}, object) adds it
-// (Comparer::Compare(nullptr, &v)), in the text AppendFieldsV1() writes,
-// without building the sets: creates are most writes. `exempt`: the node
-// is the root's metadata, spec or status, which a non-empty map or list
-// does not make a member. Returns false when the node is not in the set
-// (the caller drops what was appended).
-bool AppendAdded(const Json& v, Walk& w, bool exempt, std::string* out) {
-  if (v.is_object()) {
-    if (v.empty()) {
-      out->append("{}");
-      return true;
-    }
-    const size_t open = out->size();
-    out->push_back('{');
-    const size_t body = out->size();
-    if (!exempt) out->append("\".\":{}");
-    bool any = false;
-    const bool at_root = w.at_root;
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      const std::string& key = it.key();
-      if (w.Skip(key)) continue;
-      const size_t mark = out->size();
-      if (out->size() != body) out->push_back(',');
-      AppendJsonString(absl::StrCat("f:", key), out);
-      out->push_back(':');
-      const bool child_exempt = at_root && (key == "metadata" || key == "spec" || key == "status");
-      Walk::Saved saved = w.Enter(key);
-      const bool exists = AppendAdded(it.value(), w, child_exempt, out);
-      w.Leave(saved);
-      if (!exists) {
-        out->resize(mark);
-        continue;
-      }
-      any = true;
-    }
-    if (!any) {
-      out->resize(exempt ? open : body);
-      if (exempt) return false;
-      out->push_back('}');
-      return true;
-    }
-    out->push_back('}');
-    return true;
-  }
-  if (v.is_array()) {
-    const std::string* merge_key = nullptr;
-    const ListMode mode = ModeOf(w, &merge_key);
-    if (mode == ListMode::kAtomic) {
-      out->append("{}");
-      return true;
-    }
-    std::optional<std::vector<std::string>> elements = ItemElements(v, mode, merge_key);
-    if (!elements.has_value()) elements = IndexElements(v);
-    // The set's order: path elements sorted as strings.
-    std::vector<size_t> order;
-    order.reserve(elements->size());
-    for (size_t i = 0; i < elements->size(); ++i) {
-      if (!(*elements)[i].empty()) order.push_back(i);
-    }
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return (*elements)[a] < (*elements)[b]; });
-    if (order.empty()) {
-      if (exempt) return false;
-      out->append("{}");
-      return true;
-    }
-    out->push_back('{');
-    const size_t body = out->size();
-    if (!exempt) out->append("\".\":{}");
-    const bool saved_root = w.at_root;
-    const bool saved_meta = w.at_root_metadata;
-    w.at_root = w.at_root_metadata = false;
-    for (size_t i : order) {
-      if (out->size() != body) out->push_back(',');
-      AppendJsonString((*elements)[i], out);
-      out->push_back(':');
-      // An item is always in the set (a leaf, or a map or list made a
-      // member by being added).
-      AppendAdded(v[i], w, /*exempt=*/false, out);
-    }
-    w.at_root = saved_root;
-    w.at_root_metadata = saved_meta;
-    out->push_back('}');
-    return true;
-  }
-  out->append("{}");  // a scalar (or null): a leaf
-  return true;
-}
+// The fieldsV1 text of CompareFields({}, object).added for an object's JSON
+// events (Comparer::Compare(nullptr, value) at every node), as
+// AppendFieldsV1() writes it, with neither a json value nor field-set
+// tries: creates are most writes. Gives up (ok() false) on embedded raw
+// JSON and on fractional or non-scalar merge keys and set items, which
+// creates do not carry; the caller then compares json values.
+class CreatedFields final : public api::JsonVisitor {
+ public:
+  CreatedFields(const StrategicSchema& schema, FieldScope scope) : w_{schema, scope, {}} {}
 
-// The fieldsV1 text of CompareFields({}, object).added, or "" when that
-// set is empty.
-std::string CreatedFieldsV1(const Json& object, const StrategicSchema& schema, FieldScope scope) {
-  std::string out;
-  if (!object.is_object() || object.empty()) return out;
-  Walk w{schema, scope, {}};
-  out.push_back('{');
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    const std::string& key = it.key();
-    if (w.Skip(key)) continue;
-    const size_t mark = out.size();
-    if (out.size() != 1) out.push_back(',');
-    AppendJsonString(absl::StrCat("f:", key), &out);
-    out.push_back(':');
-    const bool exempt = key == "metadata" || key == "spec" || key == "status";
-    Walk::Saved saved = w.Enter(key);
-    const bool exists = AppendAdded(it.value(), w, exempt, &out);
-    w.Leave(saved);
-    if (!exists) out.resize(mark);
+  bool ok() const { return ok_; }
+  // "" when nothing is set.
+  std::string Take() { return std::move(result_); }
+
+  void BeginObject() override { Open(Frame::kObject); }
+  void BeginArray() override { Open(Frame::kArray); }
+  void EndObject() override { Close(); }
+  void EndArray() override { Close(); }
+  void Key(absl::string_view key) override {
+    if (!ok_ || stack_.empty()) return;
+    Frame& top = stack_.back();
+    if (top.kind == Frame::kObject) top.nonempty = true;
+    key_.assign(key.data(), key.size());
   }
-  if (out.size() == 1) return std::string();
-  out.push_back('}');
-  return out;
-}
+  void String(absl::string_view value) override { Scalar(value, Scalar::kString); }
+  void Integer(absl::string_view text) override { Scalar(text, Scalar::kPlain); }
+  void Bool(bool value) override { Scalar(value ? "true" : "false", Scalar::kPlain); }
+  void Null() override { Scalar("null", Scalar::kNull); }
+  void Double(absl::string_view text) override {
+    // The json value of "3" is an integer, of "0.5" a double whose printing
+    // may differ: only integral text stays exact.
+    Scalar(text, text.find_first_of(".eE") == absl::string_view::npos ? Scalar::kPlain
+                                                                      : Scalar::kInexact);
+  }
+  void Raw(absl::string_view) override { ok_ = false; }
+
+ private:
+  enum class Scalar { kString, kPlain, kNull, kInexact };
+
+  struct Item {
+    std::string text;
+    bool object = false;
+    // Keyed lists: the JSON of the item's merge key value (unset: absent
+    // or null). Set lists: the JSON of the item.
+    std::optional<std::string> value;
+  };
+  struct Frame {
+    enum Kind { kObject, kArray, kSkipped, kLeaf };
+    Kind kind = kObject;
+    int depth = 0;  // kSkipped and kLeaf: containers opened inside
+    bool item = false;
+    std::string element;  // a field's "f:<key>"; items get theirs at the list's end
+    bool exempt = false;  // the root's metadata, spec or status
+    bool nonempty = false;
+    bool entered = false;  // w_.Enter() at the open
+    Walk::Saved saved{};
+    Walk::Saved array_saved{};  // lists: the walk's flags at the open
+    // Objects.
+    std::vector<std::pair<std::string, std::string>> children;
+    const std::string* capture = nullptr;  // an item of a keyed list: its merge key
+    std::optional<std::string> captured;
+    // Lists.
+    ListMode mode = ListMode::kAtomic;
+    const std::string* merge_key = nullptr;
+    std::vector<Item> items;
+  };
+
+  static std::string Dump(absl::string_view value, Scalar kind) {
+    std::string out;
+    if (kind == Scalar::kString) {
+      AppendJsonString(value, &out);
+    } else {
+      out.assign(value.data(), value.size());
+    }
+    return out;
+  }
+
+  void Scalar(absl::string_view value, Scalar kind) {
+    if (!ok_ || stack_.empty()) return;
+    Frame& top = stack_.back();
+    switch (top.kind) {
+      case Frame::kSkipped:
+      case Frame::kLeaf:
+        return;
+      case Frame::kObject:
+        if (w_.Skip(key_)) return;
+        if (top.capture != nullptr && key_ == *top.capture && kind != Scalar::kNull) {
+          if (kind == Scalar::kInexact) {
+            ok_ = false;
+            return;
+          }
+          top.captured = Dump(value, kind);
+        }
+        top.children.emplace_back(absl::StrCat("f:", key_), "{}");
+        return;
+      case Frame::kArray: {
+        Item item;
+        item.text = "{}";
+        if (top.mode == ListMode::kSet) {
+          if (kind == Scalar::kInexact) {
+            ok_ = false;
+            return;
+          }
+          item.value = Dump(value, kind);
+        }
+        top.items.push_back(std::move(item));
+        return;
+      }
+    }
+  }
+
+  void Open(Frame::Kind kind) {
+    if (!ok_) return;
+    if (stack_.empty()) {
+      if (kind != Frame::kObject) {
+        ok_ = false;
+        return;
+      }
+      stack_.emplace_back();  // the root: walked at the root, never a member
+      return;
+    }
+    Frame& top = stack_.back();
+    if (top.kind == Frame::kSkipped || top.kind == Frame::kLeaf) {
+      ++top.depth;
+      return;
+    }
+    Frame f;
+    if (top.kind == Frame::kObject) {
+      if (w_.Skip(key_)) {
+        f.kind = Frame::kSkipped;
+        stack_.push_back(std::move(f));
+        return;
+      }
+      if (top.capture != nullptr && key_ == *top.capture) {
+        ok_ = false;  // a merge key that is a map or a list
+        return;
+      }
+      f.exempt = w_.at_root && (key_ == "metadata" || key_ == "spec" || key_ == "status");
+      f.element = absl::StrCat("f:", key_);
+      f.saved = w_.Enter(key_);
+      f.entered = true;
+    } else {  // an item of a list
+      if (top.mode == ListMode::kSet) {
+        ok_ = false;  // set items are scalars
+        return;
+      }
+      f.item = true;
+      if (kind == Frame::kObject && top.mode == ListMode::kKeyed) f.capture = top.merge_key;
+    }
+    f.kind = kind;
+    if (kind == Frame::kArray) {
+      f.mode = ModeOf(w_, &f.merge_key);
+      if (f.mode == ListMode::kAtomic) f.kind = Frame::kLeaf;
+      f.array_saved = Walk::Saved{w_.at_root, w_.at_root_metadata};
+      w_.at_root = w_.at_root_metadata = false;
+    }
+    stack_.push_back(std::move(f));
+  }
+
+  // The text of the node `f` closes, or nullopt when it is not in the set.
+  std::optional<std::string> NodeText(Frame& f) {
+    switch (f.kind) {
+      case Frame::kSkipped:
+        return std::nullopt;
+      case Frame::kLeaf:
+        return std::string("{}");
+      case Frame::kObject:
+        if (!f.nonempty) return std::string("{}");  // an empty map is a leaf
+        return Join(f.children, f.exempt);
+      case Frame::kArray:
+        break;
+    }
+    std::vector<std::pair<std::string, std::string>> children;
+    children.reserve(f.items.size());
+    bool by_index = false;
+    if (f.mode == ListMode::kKeyed) {
+      absl::flat_hash_set<absl::string_view> seen;
+      for (const Item& item : f.items) {
+        if (!item.object || !item.value.has_value() || !seen.insert(*item.value).second) {
+          by_index = true;
+          break;
+        }
+      }
+    }
+    absl::flat_hash_set<std::string> seen;
+    for (size_t i = 0; i < f.items.size(); ++i) {
+      Item& item = f.items[i];
+      std::string element;
+      if (by_index) {
+        element = absl::StrCat("i:", i);
+      } else if (f.mode == ListMode::kKeyed) {
+        element = "k:{";
+        AppendJsonString(*f.merge_key, &element);
+        absl::StrAppend(&element, ":", *item.value, "}");
+      } else {
+        element = absl::StrCat("v:", *item.value);
+        if (!seen.insert(element).second) continue;  // a repeat
+      }
+      children.emplace_back(std::move(element), std::move(item.text));
+    }
+    return Join(children, f.exempt);
+  }
+
+  // A map or list node with `children`: a member unless exempt.
+  static std::optional<std::string> Join(std::vector<std::pair<std::string, std::string>>& children,
+                                         bool exempt) {
+    if (children.empty()) {
+      if (exempt) return std::nullopt;
+      return std::string("{}");
+    }
+    std::sort(children.begin(), children.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string out = "{";
+    if (!exempt) out.append("\".\":{}");
+    for (const auto& [element, text] : children) {
+      if (out.size() > 1) out.push_back(',');
+      AppendJsonString(element, &out);
+      out.push_back(':');
+      out.append(text);
+    }
+    out.push_back('}');
+    return out;
+  }
+
+  void Close() {
+    if (!ok_ || stack_.empty()) return;
+    Frame& top = stack_.back();
+    if ((top.kind == Frame::kSkipped || top.kind == Frame::kLeaf) && top.depth > 0) {
+      --top.depth;
+      return;
+    }
+    Frame f = std::move(top);
+    stack_.pop_back();
+    if (stack_.empty()) {  // the root
+      if (!f.children.empty()) result_ = *Join(f.children, /*exempt=*/true);
+      return;
+    }
+    std::optional<std::string> text = NodeText(f);
+    if (!ok_) return;
+    if (f.kind == Frame::kArray || f.kind == Frame::kLeaf) {
+      w_.at_root = f.array_saved.at_root;
+      w_.at_root_metadata = f.array_saved.at_root_metadata;
+    }
+    if (f.entered) w_.Leave(f.saved);
+    Frame& parent = stack_.back();
+    if (parent.kind == Frame::kObject) {
+      if (text.has_value()) parent.children.emplace_back(std::move(f.element), *std::move(text));
+      return;
+    }
+    Item item;
+    item.text = text.value_or("{}");
+    item.object = f.kind == Frame::kObject;
+    item.value = std::move(f.captured);
+    parent.items.push_back(std::move(item));
+  }
+
+  Walk w_;
+  bool ok_ = true;
+  std::string key_;
+  std::vector<Frame> stack_;
+  std::string result_;
+};
 
 void EncodeEntries(std::vector<Entry>& entries, ManagedFields& out) {
   entries.erase(std::remove_if(entries.begin(), entries.end(),
@@ -862,20 +1011,24 @@ absl::Status RecordWrite(const google::protobuf::Message* live, google::protobuf
   }
 
   meta->clear_managed_fields();
-  Json after = api::EncodeJsonValue(object);
   if (live == nullptr && entries.empty()) {
     // A create from nothing: one entry, the writer's, owning all it set.
-    std::string raw = CreatedFieldsV1(after, schema, ScopeOf(request.subresource));
-    if (raw.empty()) return absl::OkStatus();
-    Entry mine;
-    mine.manager = request.manager;
-    mine.operation = request.operation;
-    mine.api_version = request.api_version;
-    mine.subresource = request.subresource;
-    mine.time = ProtoTime(request.now);
-    FillEntry(mine, std::move(raw), *meta->mutable_managed_fields()->Add());
-    return absl::OkStatus();
+    CreatedFields created(schema, ScopeOf(request.subresource));
+    api::VisitJson(object, api::EncodeOptions(), &created);
+    if (created.ok()) {
+      std::string raw = created.Take();
+      if (raw.empty()) return absl::OkStatus();
+      Entry mine;
+      mine.manager = request.manager;
+      mine.operation = request.operation;
+      mine.api_version = request.api_version;
+      mine.subresource = request.subresource;
+      mine.time = ProtoTime(request.now);
+      FillEntry(mine, std::move(raw), *meta->mutable_managed_fields()->Add());
+      return absl::OkStatus();
+    }
   }
+  Json after = api::EncodeJsonValue(object);
   Json before = live != nullptr ? api::EncodeJsonValue(*live) : CreateBaseline(after);
   FieldComparison cmp = CompareFields(before, after, schema, ScopeOf(request.subresource));
 
