@@ -440,8 +440,8 @@ class CreatedFields final : public api::JsonVisitor {
   void EndObject() override { Close(); }
   void EndArray() override { Close(); }
   void Key(absl::string_view key) override {
-    if (!ok_ || stack_.empty()) return;
-    Frame& top = stack_.back();
+    if (!ok_ || depth_ == 0) return;
+    Frame& top = frames_[depth_ - 1];
     if (top.kind == Frame::kObject) top.nonempty = true;
     key_.assign(key.data(), key.size());
   }
@@ -499,8 +499,8 @@ class CreatedFields final : public api::JsonVisitor {
   }
 
   void Scalar(absl::string_view value, Scalar kind) {
-    if (!ok_ || stack_.empty()) return;
-    Frame& top = stack_.back();
+    if (!ok_ || depth_ == 0) return;
+    Frame& top = frames_[depth_ - 1];
     switch (top.kind) {
       case Frame::kSkipped:
       case Frame::kLeaf:
@@ -532,44 +532,75 @@ class CreatedFields final : public api::JsonVisitor {
     }
   }
 
+  // A frame for a container opened one level deeper, reused across calls
+  // with its buffers' capacity.
+  Frame& Push() {
+    if (depth_ == frames_.size()) frames_.emplace_back();
+    Frame& f = frames_[depth_++];
+    f.kind = Frame::kObject;
+    f.depth = 0;
+    f.item = false;
+    f.element.clear();
+    f.exempt = false;
+    f.nonempty = false;
+    f.entered = false;
+    f.children.clear();
+    f.capture = nullptr;
+    f.captured.reset();
+    f.mode = ListMode::kAtomic;
+    f.merge_key = nullptr;
+    f.items.clear();
+    return f;
+  }
+
   void Open(Frame::Kind kind) {
     if (!ok_) return;
-    if (stack_.empty()) {
+    if (depth_ == 0) {
       if (kind != Frame::kObject) {
         ok_ = false;
         return;
       }
-      stack_.emplace_back();  // the root: walked at the root, never a member
+      Push();  // the root: walked at the root, never a member
       return;
     }
-    Frame& top = stack_.back();
+    Frame& top = frames_[depth_ - 1];
     if (top.kind == Frame::kSkipped || top.kind == Frame::kLeaf) {
       ++top.depth;
       return;
     }
-    Frame f;
     if (top.kind == Frame::kObject) {
       if (w_.Skip(key_)) {
-        f.kind = Frame::kSkipped;
-        stack_.push_back(std::move(f));
+        Push().kind = Frame::kSkipped;
         return;
       }
       if (top.capture != nullptr && key_ == *top.capture) {
         ok_ = false;  // a merge key that is a map or a list
         return;
       }
-      f.exempt = w_.at_root && (key_ == "metadata" || key_ == "spec" || key_ == "status");
-      f.element = absl::StrCat("f:", key_);
+      const bool exempt = w_.at_root && (key_ == "metadata" || key_ == "spec" || key_ == "status");
+      Frame& f = Push();  // `top` is not used past here: Push() may move it
+      f.exempt = exempt;
+      f.element = "f:";
+      f.element.append(key_);
       f.saved = w_.Enter(key_);
       f.entered = true;
-    } else {  // an item of a list
-      if (top.mode == ListMode::kSet) {
-        ok_ = false;  // set items are scalars
-        return;
-      }
-      f.item = true;
-      if (kind == Frame::kObject && top.mode == ListMode::kKeyed) f.capture = top.merge_key;
+      OpenAs(f, kind);
+      return;
     }
+    // An item of a list.
+    if (top.mode == ListMode::kSet) {
+      ok_ = false;  // set items are scalars
+      return;
+    }
+    const std::string* capture =
+        kind == Frame::kObject && top.mode == ListMode::kKeyed ? top.merge_key : nullptr;
+    Frame& f = Push();
+    f.item = true;
+    f.capture = capture;
+    OpenAs(f, kind);
+  }
+
+  void OpenAs(Frame& f, Frame::Kind kind) {
     f.kind = kind;
     if (kind == Frame::kArray) {
       f.mode = ModeOf(w_, &f.merge_key);
@@ -577,7 +608,6 @@ class CreatedFields final : public api::JsonVisitor {
       f.array_saved = Walk::Saved{w_.at_root, w_.at_root_metadata};
       w_.at_root = w_.at_root_metadata = false;
     }
-    stack_.push_back(std::move(f));
   }
 
   // The text of the node `f` closes, or nullopt when it is not in the set.
@@ -646,15 +676,14 @@ class CreatedFields final : public api::JsonVisitor {
   }
 
   void Close() {
-    if (!ok_ || stack_.empty()) return;
-    Frame& top = stack_.back();
-    if ((top.kind == Frame::kSkipped || top.kind == Frame::kLeaf) && top.depth > 0) {
-      --top.depth;
+    if (!ok_ || depth_ == 0) return;
+    Frame& f = frames_[depth_ - 1];
+    if ((f.kind == Frame::kSkipped || f.kind == Frame::kLeaf) && f.depth > 0) {
+      --f.depth;
       return;
     }
-    Frame f = std::move(top);
-    stack_.pop_back();
-    if (stack_.empty()) {  // the root
+    --depth_;
+    if (depth_ == 0) {  // the root
       if (!f.children.empty()) result_ = *Join(f.children, /*exempt=*/true);
       return;
     }
@@ -665,22 +694,23 @@ class CreatedFields final : public api::JsonVisitor {
       w_.at_root_metadata = f.array_saved.at_root_metadata;
     }
     if (f.entered) w_.Leave(f.saved);
-    Frame& parent = stack_.back();
+    Frame& parent = frames_[depth_ - 1];
     if (parent.kind == Frame::kObject) {
       if (text.has_value()) parent.children.emplace_back(std::move(f.element), *std::move(text));
       return;
     }
-    Item item;
-    item.text = text.value_or("{}");
+    Item& item = parent.items.emplace_back();
+    item.text = text.has_value() ? *std::move(text) : std::string("{}");
     item.object = f.kind == Frame::kObject;
     item.value = std::move(f.captured);
-    parent.items.push_back(std::move(item));
   }
 
   Walk w_;
   bool ok_ = true;
   std::string key_;
-  std::vector<Frame> stack_;
+  // frames_[0, depth_): the open containers, the root first.
+  std::vector<Frame> frames_;
+  size_t depth_ = 0;
   std::string result_;
 };
 
