@@ -222,6 +222,12 @@ class KORCH_EXPORT Storage {
 
   virtual absl::StatusOr<int64_t> CurrentRevision() = 0;
 
+  // Whether CurrentRevision() is answered from memory, cheaply enough to
+  // ask on every request (an embedded store), rather than with a round trip
+  // to a server. Callers use it to decide whether to keep caches that they
+  // bring up to date with a watch before each read.
+  virtual bool LocalCurrentRevision() const { return false; }
+
   virtual StorageStats Stats() = 0;
 };
 

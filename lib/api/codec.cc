@@ -823,6 +823,16 @@ class Writer {
     Separator();
     String(s);
   }
+  template <typename T>
+  void Integer(T v) {
+    char buf[32];
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    Value(absl::string_view(buf, ptr - buf));
+  }
+  void Bool(bool b) { Value(b ? "true" : "false"); }
+  void Null() { Value("null"); }
+  void Double(absl::string_view text) { Value(text); }
+  void Raw(absl::string_view json) { Value(json); }
 
  private:
   void Open(char c) {
@@ -896,15 +906,89 @@ class Writer {
   std::vector<bool> first_;
 };
 
+// Builds the json value that parsing Writer's compact text would give,
+// without the text: EncodeJsonValue() feeds field management on every write.
+class DomWriter {
+ public:
+  explicit DomWriter(json* root) : root_(root) {}
+
+  void BeginObject() { stack_.push_back(Put(json(json::value_t::object))); }
+  void EndObject() { stack_.pop_back(); }
+  void BeginArray() { stack_.push_back(Put(json(json::value_t::array))); }
+  void EndArray() { stack_.pop_back(); }
+  void Key(absl::string_view k) { key_.assign(k.data(), k.size()); }
+  void Bool(bool b) { Put(json(b)); }
+  void Null() { Put(json(nullptr)); }
+  // As the parser reads the text ("3" is an integer).
+  void Double(absl::string_view text) { Put(json::parse(text.begin(), text.end())); }
+  void Raw(absl::string_view text) { Put(json::parse(text.begin(), text.end())); }
+  void StringValue(absl::string_view s) { Put(json(std::string(s))); }
+  template <typename T>
+  void Integer(T v) {
+    // The parser reads non-negative integers as unsigned.
+    if (v >= 0) {
+      Put(json(static_cast<uint64_t>(v)));
+    } else {
+      Put(json(static_cast<int64_t>(v)));
+    }
+  }
+
+ private:
+  json* Put(json value) {
+    if (stack_.empty()) {
+      *root_ = std::move(value);
+      return root_;
+    }
+    json* top = stack_.back();
+    if (top->is_array()) {
+      top->push_back(std::move(value));
+      return &top->back();
+    }
+    json& slot = (*top)[key_];
+    slot = std::move(value);
+    return &slot;
+  }
+
+  json* root_;
+  std::vector<json*> stack_;
+  std::string key_;
+};
+
+// Forwards the encoder's calls to a JsonVisitor.
+class VisitorWriter {
+ public:
+  explicit VisitorWriter(JsonVisitor* v) : v_(v) {}
+  void BeginObject() { v_->BeginObject(); }
+  void EndObject() { v_->EndObject(); }
+  void BeginArray() { v_->BeginArray(); }
+  void EndArray() { v_->EndArray(); }
+  void Key(absl::string_view k) { v_->Key(k); }
+  void StringValue(absl::string_view s) { v_->String(s); }
+  template <typename T>
+  void Integer(T v) {
+    char buf[32];
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    v_->Integer(absl::string_view(buf, ptr - buf));
+  }
+  void Bool(bool b) { v_->Bool(b); }
+  void Null() { v_->Null(); }
+  void Double(absl::string_view text) { v_->Double(text); }
+  void Raw(absl::string_view json) { v_->Raw(json); }
+
+ private:
+  JsonVisitor* v_;
+};
+
 std::string FormatTime(int64_t seconds, int32_t nanos, bool micro) {
   absl::Time t = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
   return absl::FormatTime(micro ? "%Y-%m-%dT%H:%M:%E6SZ" : "%Y-%m-%dT%H:%M:%SZ", t,
                           absl::UTCTimeZone());
 }
 
+template <typename W>
 class Encoder {
  public:
-  explicit Encoder(Writer* w) : w_(w) {}
+  explicit Encoder(W* w) : w_(w) {}
 
   void EncodeMessage(const Message& m, const MessagePlan& plan, bool type_meta) {
     w_->BeginObject();
@@ -980,7 +1064,7 @@ class Encoder {
         w_->StringValue("0");
         return;
       case Kind::kBool:
-        w_->Value("false");
+        w_->Bool(false);
         return;
       case Kind::kMessage:
         EncodeMessage(*google::protobuf::MessageFactory::generated_factory()->GetPrototype(
@@ -988,17 +1072,17 @@ class Encoder {
                       *fp.message, false);
         return;
       case Kind::kRaw:
-        w_->Value("null");
+        w_->Null();
         return;
       case Kind::kIntOrString:
-        w_->Value("0");
+        w_->Integer(0);
         return;
       case Kind::kTime:
       case Kind::kMicroTime:
-        w_->Value("null");
+        w_->Null();
         return;
       default:
-        w_->Value("0");
+        w_->Integer(0);
         return;
     }
   }
@@ -1029,7 +1113,7 @@ class Encoder {
         Number(r->GetRepeatedUInt64(m, fd, i));
         return;
       case Kind::kBool:
-        w_->Value(r->GetRepeatedBool(m, fd, i) ? "true" : "false");
+        w_->Bool(r->GetRepeatedBool(m, fd, i));
         return;
       case Kind::kDouble:
         Double(r->GetRepeatedDouble(m, fd, i));
@@ -1070,7 +1154,7 @@ class Encoder {
         Number(r->GetUInt64(m, fd));
         return;
       case Kind::kBool:
-        w_->Value(r->GetBool(m, fd) ? "true" : "false");
+        w_->Bool(r->GetBool(m, fd));
         return;
       case Kind::kDouble:
         Double(r->GetDouble(m, fd));
@@ -1108,7 +1192,11 @@ class Encoder {
       }
       case Kind::kRaw: {
         const std::string& raw = r->GetStringReference(sub, d->FindFieldByNumber(1), &scratch_);
-        w_->Value(raw.empty() ? absl::string_view("null") : absl::string_view(raw));
+        if (raw.empty()) {
+          w_->Null();
+        } else {
+          w_->Raw(raw);
+        }
         return;
       }
       default:
@@ -1119,19 +1207,17 @@ class Encoder {
 
   template <typename T>
   void Number(T v) {
-    char buf[32];
-    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    w_->Value(absl::string_view(buf, ptr - buf));
+    w_->Integer(v);
   }
   void Double(double d) {
     if (!std::isfinite(d)) {
-      w_->Value("null");
+      w_->Null();
       return;
     }
-    w_->Value(FloatText(d));
+    w_->Double(FloatText(d));
   }
 
-  Writer* w_;
+  W* w_;
   std::string scratch_;
 };
 
@@ -1196,7 +1282,7 @@ absl::Status DecodeJson(absl::string_view text, Message* out, const DecodeOption
 
 void AppendJson(const Message& message, const EncodeOptions& options, std::string* out) {
   Writer w(out, options.pretty);
-  Encoder e(&w);
+  Encoder<Writer> e(&w);
   e.EncodeMessage(message, *PlanFor(message.GetDescriptor()), options.type_meta);
 }
 
@@ -1208,9 +1294,17 @@ std::string EncodeJson(const Message& message, const EncodeOptions& options) {
 }
 
 json EncodeJsonValue(const Message& message, const EncodeOptions& options) {
-  EncodeOptions compact = options;
-  compact.pretty = false;
-  return json::parse(EncodeJson(message, compact));
+  json out;
+  DomWriter w(&out);
+  Encoder<DomWriter> e(&w);
+  e.EncodeMessage(message, *PlanFor(message.GetDescriptor()), options.type_meta);
+  return out;
+}
+
+void VisitJson(const Message& message, const EncodeOptions& options, JsonVisitor* visitor) {
+  VisitorWriter w(visitor);
+  Encoder<VisitorWriter> e(&w);
+  e.EncodeMessage(message, *PlanFor(message.GetDescriptor()), options.type_meta);
 }
 
 std::string KindOf(const Descriptor* descriptor) { return PlanFor(descriptor)->kind; }

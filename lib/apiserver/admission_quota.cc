@@ -448,13 +448,23 @@ class ResourceQuotaPlugin final : public ValidatingAdmissionPlugin {
     }
     if (op != AdmissionOperation::kCreate && old_object == nullptr) return absl::OkStatus();
 
+    // A create always uses something: look for quotas first (most
+    // namespaces have none). An update often changes no usage: that is
+    // known without reading anything.
+    const api::KindInfo& quota_kind = BuiltinKind(api::ResourceQuota::descriptor());
+    absl::StatusOr<std::vector<ObjectPtr>> stored;
+    if (op == AdmissionOperation::kCreate) {
+      stored = a.List(quota_kind, a.namespace_());
+      if (!stored.ok()) return stored.status();
+      if (stored->empty()) return absl::OkStatus();
+    }
     absl::StatusOr<ResourceMap> delta = UsageDelta(kind, new_object, old_object);
     if (!delta.ok()) return delta.status();
     if (delta->empty()) return absl::OkStatus();
-
-    const api::KindInfo& quota_kind = BuiltinKind(api::ResourceQuota::descriptor());
-    absl::StatusOr<std::vector<ObjectPtr>> stored = a.List(quota_kind, a.namespace_());
-    if (!stored.ok()) return stored.status();
+    if (op != AdmissionOperation::kCreate) {
+      stored = a.List(quota_kind, a.namespace_());
+      if (!stored.ok()) return stored.status();
+    }
     std::vector<const api::ResourceQuota*> quotas;
     for (const ObjectPtr& o : *stored) {
       if (const auto* q = As<api::ResourceQuota>(o.get()); q != nullptr) quotas.push_back(q);

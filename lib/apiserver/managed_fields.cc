@@ -371,6 +371,349 @@ absl::StatusOr<std::vector<Entry>> DecodeEntries(const ManagedFields& managed) {
   return out;
 }
 
+// Appends `s` as a JSON string, as nlohmann::json's dump() writes it.
+void AppendJsonString(absl::string_view s, std::string* out) {
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f) {
+      // Control characters and UTF-8: leave the rules to the library.
+      out->append(Json(std::string(s)).dump());
+      return;
+    }
+  }
+  out->push_back('"');
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out->push_back('\\');
+    out->push_back(ch);
+  }
+  out->push_back('"');
+}
+
+// ToFieldsV1().dump() without building the JSON: the same keys in the same
+// (byte-wise sorted) order, "." first.
+void AppendFieldsV1(const FieldSet& set, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  if (set.member() && !set.children().empty()) {
+    out->append("\".\":{}");
+    first = false;
+  }
+  for (const auto& [element, child] : set.children()) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(element, out);
+    out->push_back(':');
+    AppendFieldsV1(child, out);
+  }
+  out->push_back('}');
+}
+
+// `e` with the fieldsV1 text `raw` of its fields.
+void FillEntry(const Entry& e, std::string raw, api::ManagedFieldsEntry& m) {
+  if (!e.manager.empty()) m.set_manager(e.manager);
+  m.set_operation(e.operation == ManagedOperation::kApply ? kApply : kUpdate);
+  if (!e.api_version.empty()) m.set_api_version(e.api_version);
+  if (e.time.has_value()) *m.mutable_time() = *e.time;
+  m.set_fields_type(kFieldsV1);
+  m.mutable_fields_v1()->set_raw(std::move(raw));
+  if (!e.subresource.empty()) m.set_subresource(e.subresource);
+}
+
+// --- What a create sets ------------------------------------------------------
+
+// The fieldsV1 text of CompareFields({}, object).added for an object's JSON
+// events (Comparer::Compare(nullptr, value) at every node), as
+// AppendFieldsV1() writes it, with neither a json value nor field-set
+// tries: creates are most writes. Gives up (ok() false) on embedded raw
+// JSON and on fractional or non-scalar merge keys and set items, which
+// creates do not carry; the caller then compares json values.
+class CreatedFields final : public api::JsonVisitor {
+ public:
+  CreatedFields(const StrategicSchema& schema, FieldScope scope) : w_{schema, scope, {}} {}
+
+  bool ok() const { return ok_; }
+  // "" when nothing is set.
+  std::string Take() { return std::move(result_); }
+
+  void BeginObject() override { Open(Frame::kObject); }
+  void BeginArray() override { Open(Frame::kArray); }
+  void EndObject() override { Close(); }
+  void EndArray() override { Close(); }
+  void Key(absl::string_view key) override {
+    if (!ok_ || depth_ == 0) return;
+    Frame& top = frames_[depth_ - 1];
+    if (top.kind == Frame::kObject) top.nonempty = true;
+    key_.assign(key.data(), key.size());
+  }
+  void String(absl::string_view value) override { Scalar(value, Scalar::kString); }
+  void Integer(absl::string_view text) override { Scalar(text, Scalar::kPlain); }
+  void Bool(bool value) override { Scalar(value ? "true" : "false", Scalar::kPlain); }
+  void Null() override { Scalar("null", Scalar::kNull); }
+  void Double(absl::string_view text) override {
+    // The json value of "3" is an integer, of "0.5" a double whose printing
+    // may differ: only integral text stays exact.
+    Scalar(text, text.find_first_of(".eE") == absl::string_view::npos ? Scalar::kPlain
+                                                                      : Scalar::kInexact);
+  }
+  void Raw(absl::string_view) override { ok_ = false; }
+
+ private:
+  enum class Scalar { kString, kPlain, kNull, kInexact };
+
+  struct Item {
+    std::string text;
+    bool object = false;
+    // Keyed lists: the JSON of the item's merge key value (unset: absent
+    // or null). Set lists: the JSON of the item.
+    std::optional<std::string> value;
+  };
+  struct Frame {
+    enum Kind { kObject, kArray, kSkipped, kLeaf };
+    Kind kind = kObject;
+    int depth = 0;  // kSkipped and kLeaf: containers opened inside
+    bool item = false;
+    std::string element;  // a field's "f:<key>"; items get theirs at the list's end
+    bool exempt = false;  // the root's metadata, spec or status
+    bool nonempty = false;
+    bool entered = false;  // w_.Enter() at the open
+    Walk::Saved saved{};
+    Walk::Saved array_saved{};  // lists: the walk's flags at the open
+    // Objects.
+    std::vector<std::pair<std::string, std::string>> children;
+    const std::string* capture = nullptr;  // an item of a keyed list: its merge key
+    std::optional<std::string> captured;
+    // Lists.
+    ListMode mode = ListMode::kAtomic;
+    const std::string* merge_key = nullptr;
+    std::vector<Item> items;
+  };
+
+  static std::string Dump(absl::string_view value, Scalar kind) {
+    std::string out;
+    if (kind == Scalar::kString) {
+      AppendJsonString(value, &out);
+    } else {
+      out.assign(value.data(), value.size());
+    }
+    return out;
+  }
+
+  void Scalar(absl::string_view value, Scalar kind) {
+    if (!ok_ || depth_ == 0) return;
+    Frame& top = frames_[depth_ - 1];
+    switch (top.kind) {
+      case Frame::kSkipped:
+      case Frame::kLeaf:
+        return;
+      case Frame::kObject:
+        if (w_.Skip(key_)) return;
+        if (top.capture != nullptr && key_ == *top.capture && kind != Scalar::kNull) {
+          if (kind == Scalar::kInexact) {
+            ok_ = false;
+            return;
+          }
+          top.captured = Dump(value, kind);
+        }
+        top.children.emplace_back(absl::StrCat("f:", key_), "{}");
+        return;
+      case Frame::kArray: {
+        Item item;
+        item.text = "{}";
+        if (top.mode == ListMode::kSet) {
+          if (kind == Scalar::kInexact) {
+            ok_ = false;
+            return;
+          }
+          item.value = Dump(value, kind);
+        }
+        top.items.push_back(std::move(item));
+        return;
+      }
+    }
+  }
+
+  // A frame for a container opened one level deeper, reused across calls
+  // with its buffers' capacity.
+  Frame& Push() {
+    if (depth_ == frames_.size()) frames_.emplace_back();
+    Frame& f = frames_[depth_++];
+    f.kind = Frame::kObject;
+    f.depth = 0;
+    f.item = false;
+    f.element.clear();
+    f.exempt = false;
+    f.nonempty = false;
+    f.entered = false;
+    f.children.clear();
+    f.capture = nullptr;
+    f.captured.reset();
+    f.mode = ListMode::kAtomic;
+    f.merge_key = nullptr;
+    f.items.clear();
+    return f;
+  }
+
+  void Open(Frame::Kind kind) {
+    if (!ok_) return;
+    if (depth_ == 0) {
+      if (kind != Frame::kObject) {
+        ok_ = false;
+        return;
+      }
+      Push();  // the root: walked at the root, never a member
+      return;
+    }
+    Frame& top = frames_[depth_ - 1];
+    if (top.kind == Frame::kSkipped || top.kind == Frame::kLeaf) {
+      ++top.depth;
+      return;
+    }
+    if (top.kind == Frame::kObject) {
+      if (w_.Skip(key_)) {
+        Push().kind = Frame::kSkipped;
+        return;
+      }
+      if (top.capture != nullptr && key_ == *top.capture) {
+        ok_ = false;  // a merge key that is a map or a list
+        return;
+      }
+      const bool exempt = w_.at_root && (key_ == "metadata" || key_ == "spec" || key_ == "status");
+      Frame& f = Push();  // `top` is not used past here: Push() may move it
+      f.exempt = exempt;
+      f.element = "f:";
+      f.element.append(key_);
+      f.saved = w_.Enter(key_);
+      f.entered = true;
+      OpenAs(f, kind);
+      return;
+    }
+    // An item of a list.
+    if (top.mode == ListMode::kSet) {
+      ok_ = false;  // set items are scalars
+      return;
+    }
+    const std::string* capture =
+        kind == Frame::kObject && top.mode == ListMode::kKeyed ? top.merge_key : nullptr;
+    Frame& f = Push();
+    f.item = true;
+    f.capture = capture;
+    OpenAs(f, kind);
+  }
+
+  void OpenAs(Frame& f, Frame::Kind kind) {
+    f.kind = kind;
+    if (kind == Frame::kArray) {
+      f.mode = ModeOf(w_, &f.merge_key);
+      if (f.mode == ListMode::kAtomic) f.kind = Frame::kLeaf;
+      f.array_saved = Walk::Saved{w_.at_root, w_.at_root_metadata};
+      w_.at_root = w_.at_root_metadata = false;
+    }
+  }
+
+  // The text of the node `f` closes, or nullopt when it is not in the set.
+  std::optional<std::string> NodeText(Frame& f) {
+    switch (f.kind) {
+      case Frame::kSkipped:
+        return std::nullopt;
+      case Frame::kLeaf:
+        return std::string("{}");
+      case Frame::kObject:
+        if (!f.nonempty) return std::string("{}");  // an empty map is a leaf
+        return Join(f.children, f.exempt);
+      case Frame::kArray:
+        break;
+    }
+    std::vector<std::pair<std::string, std::string>> children;
+    children.reserve(f.items.size());
+    bool by_index = false;
+    if (f.mode == ListMode::kKeyed) {
+      absl::flat_hash_set<absl::string_view> seen;
+      for (const Item& item : f.items) {
+        if (!item.object || !item.value.has_value() || !seen.insert(*item.value).second) {
+          by_index = true;
+          break;
+        }
+      }
+    }
+    absl::flat_hash_set<std::string> seen;
+    for (size_t i = 0; i < f.items.size(); ++i) {
+      Item& item = f.items[i];
+      std::string element;
+      if (by_index) {
+        element = absl::StrCat("i:", i);
+      } else if (f.mode == ListMode::kKeyed) {
+        element = "k:{";
+        AppendJsonString(*f.merge_key, &element);
+        absl::StrAppend(&element, ":", *item.value, "}");
+      } else {
+        element = absl::StrCat("v:", *item.value);
+        if (!seen.insert(element).second) continue;  // a repeat
+      }
+      children.emplace_back(std::move(element), std::move(item.text));
+    }
+    return Join(children, f.exempt);
+  }
+
+  // A map or list node with `children`: a member unless exempt.
+  static std::optional<std::string> Join(std::vector<std::pair<std::string, std::string>>& children,
+                                         bool exempt) {
+    if (children.empty()) {
+      if (exempt) return std::nullopt;
+      return std::string("{}");
+    }
+    std::sort(children.begin(), children.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string out = "{";
+    if (!exempt) out.append("\".\":{}");
+    for (const auto& [element, text] : children) {
+      if (out.size() > 1) out.push_back(',');
+      AppendJsonString(element, &out);
+      out.push_back(':');
+      out.append(text);
+    }
+    out.push_back('}');
+    return out;
+  }
+
+  void Close() {
+    if (!ok_ || depth_ == 0) return;
+    Frame& f = frames_[depth_ - 1];
+    if ((f.kind == Frame::kSkipped || f.kind == Frame::kLeaf) && f.depth > 0) {
+      --f.depth;
+      return;
+    }
+    --depth_;
+    if (depth_ == 0) {  // the root
+      if (!f.children.empty()) result_ = *Join(f.children, /*exempt=*/true);
+      return;
+    }
+    std::optional<std::string> text = NodeText(f);
+    if (!ok_) return;
+    if (f.kind == Frame::kArray || f.kind == Frame::kLeaf) {
+      w_.at_root = f.array_saved.at_root;
+      w_.at_root_metadata = f.array_saved.at_root_metadata;
+    }
+    if (f.entered) w_.Leave(f.saved);
+    Frame& parent = frames_[depth_ - 1];
+    if (parent.kind == Frame::kObject) {
+      if (text.has_value()) parent.children.emplace_back(std::move(f.element), *std::move(text));
+      return;
+    }
+    Item& item = parent.items.emplace_back();
+    item.text = text.has_value() ? *std::move(text) : std::string("{}");
+    item.object = f.kind == Frame::kObject;
+    item.value = std::move(f.captured);
+  }
+
+  Walk w_;
+  bool ok_ = true;
+  std::string key_;
+  // frames_[0, depth_): the open containers, the root first.
+  std::vector<Frame> frames_;
+  size_t depth_ = 0;
+  std::string result_;
+};
+
 void EncodeEntries(std::vector<Entry>& entries, ManagedFields& out) {
   entries.erase(std::remove_if(entries.begin(), entries.end(),
                                [](const Entry& e) { return e.fields.empty(); }),
@@ -388,14 +731,9 @@ void EncodeEntries(std::vector<Entry>& entries, ManagedFields& out) {
   out.Clear();
   out.Reserve(static_cast<int>(entries.size()));
   for (const Entry& e : entries) {
-    api::ManagedFieldsEntry* m = out.Add();
-    if (!e.manager.empty()) m->set_manager(e.manager);
-    m->set_operation(e.operation == ManagedOperation::kApply ? kApply : kUpdate);
-    if (!e.api_version.empty()) m->set_api_version(e.api_version);
-    if (e.time.has_value()) *m->mutable_time() = *e.time;
-    m->set_fields_type(kFieldsV1);
-    m->mutable_fields_v1()->set_raw(e.fields.ToFieldsV1().dump());
-    if (!e.subresource.empty()) m->set_subresource(e.subresource);
+    std::string raw;
+    AppendFieldsV1(e.fields, &raw);
+    FillEntry(e, std::move(raw), *out.Add());
   }
 }
 
@@ -703,19 +1041,40 @@ absl::Status RecordWrite(const google::protobuf::Message* live, google::protobuf
   }
 
   meta->clear_managed_fields();
+  if (live == nullptr && entries.empty()) {
+    // A create from nothing: one entry, the writer's, owning all it set.
+    CreatedFields created(schema, ScopeOf(request.subresource));
+    api::VisitJson(object, api::EncodeOptions(), &created);
+    if (created.ok()) {
+      std::string raw = created.Take();
+      if (raw.empty()) return absl::OkStatus();
+      Entry mine;
+      mine.manager = request.manager;
+      mine.operation = request.operation;
+      mine.api_version = request.api_version;
+      mine.subresource = request.subresource;
+      mine.time = ProtoTime(request.now);
+      FillEntry(mine, std::move(raw), *meta->mutable_managed_fields()->Add());
+      return absl::OkStatus();
+    }
+  }
   Json after = api::EncodeJsonValue(object);
   Json before = live != nullptr ? api::EncodeJsonValue(*live) : CreateBaseline(after);
   FieldComparison cmp = CompareFields(before, after, schema, ScopeOf(request.subresource));
 
   FieldSet changed = std::move(cmp.added);
-  changed.Add(cmp.modified);
+  if (!cmp.modified.empty()) changed.Add(cmp.modified);
   for (Entry& e : entries) {
     e.fields.Remove(changed);
     e.fields.Remove(cmp.removed);
   }
   if (!changed.empty()) {
     Entry* mine = FindOrAdd(entries, request);
-    mine->fields.Add(changed);
+    if (mine->fields.empty()) {
+      mine->fields = std::move(changed);
+    } else {
+      mine->fields.Add(changed);
+    }
     mine->time = ProtoTime(request.now);
   }
   EncodeEntries(entries, *meta->mutable_managed_fields());

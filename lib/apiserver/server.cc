@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -29,6 +31,7 @@
 #include "korch/api/defaults.h"
 #include "korch/api/field_errors.h"
 #include "korch/api/object.h"
+#include "korch/api/scheduling.pb.h"
 #include "korch/api/validation.h"
 #include "korch/apiserver/managed_fields.h"
 #include "korch/apiserver/patch.h"
@@ -339,6 +342,7 @@ class ApiServerImpl final : public ApiServer {
   }
 
   absl::Status Init() {
+    InitAdmissionCaches();
     absl::StatusOr<std::unique_ptr<internal::ServiceAllocator>> allocator =
         internal::ServiceAllocator::Create(&storage_, options_.service_cluster_ip_range,
                                            options_.node_port_min, options_.node_port_max);
@@ -754,6 +758,11 @@ class ApiServerImpl final : public ApiServer {
   absl::StatusOr<ObjectPtr> AdmissionGet(const api::KindInfo& kind, absl::string_view ns,
                                          absl::string_view name) {
     KORCH_RETURN_IF_ERROR(CheckKind(kind));
+    if (auto it = admission_caches_.find(kind.descriptor); it != admission_caches_.end()) {
+      absl::StatusOr<ObjectPtr> cached =
+          CachedGet(kind, kind.namespaced ? ns : absl::string_view(), name, *it->second);
+      if (cached.ok() || absl::IsNotFound(cached.status())) return cached;
+    }
     KORCH_ASSIGN_OR_RETURN(Stored stored,
                            Read(kind, kind.namespaced ? ns : absl::string_view(), name));
     return ObjectPtr(std::move(stored.object));
@@ -762,6 +771,12 @@ class ApiServerImpl final : public ApiServer {
   absl::StatusOr<std::vector<ObjectPtr>> AdmissionList(const api::KindInfo& kind,
                                                        absl::string_view ns) {
     KORCH_RETURN_IF_ERROR(CheckKind(kind));
+    if (auto it = admission_caches_.find(kind.descriptor); it != admission_caches_.end()) {
+      absl::StatusOr<std::vector<ObjectPtr>> cached =
+          CachedList(kind, kind.namespaced ? ns : absl::string_view(), *it->second);
+      if (cached.ok()) return cached;
+      // The cache starts again on the next read; this one lists the store.
+    }
     KORCH_ASSIGN_OR_RETURN(ListResult r,
                            ListInternal(kind, kind.namespaced ? std::string(ns) : std::string(),
                                         Selection(), 0, "", ""));
@@ -769,6 +784,101 @@ class ApiServerImpl final : public ApiServer {
   }
 
  private:
+  // --- Admission caches ------------------------------------------------------
+
+  // Admission reads some kinds on every create (LimitRanger lists its
+  // LimitRanges twice per pod, Priority the PriorityClasses once per pod,
+  // ResourceQuota the namespace's quotas and NamespaceLifecycle gets the
+  // namespace once per object). On an embedded store those kinds are kept in memory by a store
+  // watch, which each read first brings up to the store's current revision:
+  // a read sees every write acknowledged before it began, exactly as a list
+  // from the store would, without a store iterator per create.
+  struct AdmissionCache {
+    absl::Mutex mu;
+    // Null: not filled (yet, or again after the watch ended).
+    std::unique_ptr<store::Watcher> watcher ABSL_GUARDED_BY(mu);
+    std::map<std::string, ObjectPtr> objects ABSL_GUARDED_BY(mu);  // by store key
+  };
+  // Watch batches one read may consume before it gives up on the cache.
+  static constexpr int kMaxCatchUpBatches = 64;
+
+  void InitAdmissionCaches() {
+    if (!storage_.LocalCurrentRevision()) return;
+    for (const google::protobuf::Descriptor* d :
+         {api::LimitRange::descriptor(), api::ResourceQuota::descriptor(),
+          api::PriorityClass::descriptor(), api::Namespace::descriptor()}) {
+      admission_caches_.emplace(d, std::make_unique<AdmissionCache>());
+    }
+  }
+
+  absl::StatusOr<std::vector<ObjectPtr>> CachedList(const api::KindInfo& kind, absl::string_view ns,
+                                                    AdmissionCache& cache) {
+    absl::MutexLock l(&cache.mu);
+    absl::Status caught_up = CatchUp(kind, cache);
+    if (!caught_up.ok()) {
+      cache.watcher.reset();
+      cache.objects.clear();
+      return caught_up;
+    }
+    std::vector<ObjectPtr> out;
+    const std::string prefix = internal::NamespacePrefix(kind, ns);
+    for (auto it = cache.objects.lower_bound(prefix);
+         it != cache.objects.end() && absl::StartsWith(it->first, prefix); ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  absl::StatusOr<ObjectPtr> CachedGet(const api::KindInfo& kind, absl::string_view ns,
+                                      absl::string_view name, AdmissionCache& cache) {
+    absl::MutexLock l(&cache.mu);
+    absl::Status caught_up = CatchUp(kind, cache);
+    if (!caught_up.ok()) {
+      cache.watcher.reset();
+      cache.objects.clear();
+      return caught_up;
+    }
+    auto it = cache.objects.find(internal::ObjectKey(kind, ns, name));
+    if (it == cache.objects.end()) return NotFoundError(kind.QualifiedResource(), name);
+    return it->second;
+  }
+
+  absl::Status CatchUp(const api::KindInfo& kind, AdmissionCache& cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache.mu) {
+    KORCH_ASSIGN_OR_RETURN(const int64_t target, storage_.CurrentRevision());
+    const std::string prefix = internal::ResourcePrefix(kind);
+    const std::string end = store::PrefixEnd(prefix);
+    auto put = [&](const store::KeyValue& kv) -> absl::Status {
+      KORCH_ASSIGN_OR_RETURN(std::unique_ptr<Message> object,
+                             internal::DecodeStored(kind, kv.key, kv.value, kv.mod_revision));
+      cache.objects[kv.key] = ObjectPtr(std::move(object));
+      return absl::OkStatus();
+    };
+    if (cache.watcher == nullptr) {
+      cache.objects.clear();
+      KORCH_ASSIGN_OR_RETURN(store::RangeResult listed, storage_.Range(prefix, end));
+      for (const store::KeyValue& kv : listed.kvs) KORCH_RETURN_IF_ERROR(put(kv));
+      store::WatchOptions wo;
+      wo.start_revision = listed.revision;
+      wo.progress_interval = absl::ZeroDuration();
+      KORCH_ASSIGN_OR_RETURN(cache.watcher, storage_.Watch(prefix, end, wo));
+      if (listed.revision >= target) return absl::OkStatus();
+    }
+    for (int i = 0; i < kMaxCatchUpBatches; ++i) {
+      // A zero timeout: the batch says how far the watch has seen.
+      KORCH_ASSIGN_OR_RETURN(store::WatchBatch batch, cache.watcher->Next(absl::ZeroDuration()));
+      for (const std::shared_ptr<const store::Event>& e : batch.events) {
+        if (e->type == store::Event::Type::kDelete) {
+          cache.objects.erase(e->kv.key);
+        } else {
+          KORCH_RETURN_IF_ERROR(put(e->kv));
+        }
+      }
+      if (batch.revision >= target) return absl::OkStatus();
+    }
+    return absl::UnavailableError("the admission cache did not catch up with the store");
+  }
+
   // --- Request checks ----------------------------------------------------------
 
   // The writer of one request, for metadata.managedFields.
@@ -1860,6 +1970,9 @@ class ApiServerImpl final : public ApiServer {
   std::unique_ptr<AuthorizerChain> authorizer_;  // null: everything is allowed
   // Striped by namespace: creates whose admission writes lost a race.
   absl::Mutex contended_creates_[16];
+  // By message type; set in Init(), then only read.
+  absl::flat_hash_map<const google::protobuf::Descriptor*, std::unique_ptr<AdmissionCache>>
+      admission_caches_;
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -184,6 +184,8 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
   absl::Status RemoveNode(absl::string_view name) override;
   absl::Status AddPod(const api::Pod& pod) override;
   absl::Status UpdatePod(const api::Pod& pod) override;
+  absl::Status AddSharedPod(std::shared_ptr<const api::Pod> pod) override;
+  absl::Status UpdateSharedPod(std::shared_ptr<const api::Pod> pod) override;
   absl::Status RemovePod(const api::Pod& pod) override;
   absl::Status UpsertNamespace(const api::Namespace& ns) override;
   absl::Status RemoveNamespace(absl::string_view name) override;
@@ -224,6 +226,9 @@ class SchedulerImpl final : public Scheduler, public internal::FrameworkHost {
   }
   absl::StatusOr<std::shared_ptr<const PodInfo>> Digest(const api::Pod& pod) const;
   absl::StatusOr<std::shared_ptr<const PodInfo>> Digest(std::shared_ptr<const api::Pod> pod) const;
+  // AddPod() and UpdatePod() after the phase check and the digest.
+  absl::Status AddDigested(std::shared_ptr<const PodInfo> info);
+  absl::Status UpdateDigested(std::shared_ptr<const PodInfo> info);
   absl::StatusOr<std::shared_ptr<const PodInfo>> DigestUnbound(
       std::shared_ptr<const api::Pod> pod) const;
   absl::StatusOr<ScheduleResult> RunCycle(std::shared_ptr<const PodInfo> pod,
@@ -391,6 +396,7 @@ absl::StatusOr<std::shared_ptr<const PodInfo>> SchedulerImpl::Digest(const api::
 
 absl::StatusOr<std::shared_ptr<const PodInfo>> SchedulerImpl::Digest(
     std::shared_ptr<const api::Pod> pod) const {
+  // `pod` stays ours for the message: a failed Create drops its copy.
   absl::StatusOr<std::shared_ptr<const PodInfo>> info = PodInfo::Create(pod);
   if (!info.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("pod ", pod->metadata().namespace_(), "/",
@@ -424,6 +430,18 @@ absl::Status SchedulerImpl::AddPod(const api::Pod& pod) {
   const std::string& phase = pod.status().phase();
   if (phase == "Succeeded" || phase == "Failed") return RemovePod(pod);
   KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, Digest(pod));
+  return AddDigested(std::move(info));
+}
+
+absl::Status SchedulerImpl::AddSharedPod(std::shared_ptr<const api::Pod> pod) {
+  const std::string& phase = pod->status().phase();
+  if (phase == "Succeeded" || phase == "Failed") return RemovePod(*pod);
+  KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, Digest(std::move(pod)));
+  return AddDigested(std::move(info));
+}
+
+absl::Status SchedulerImpl::AddDigested(std::shared_ptr<const PodInfo> info) {
+  const api::Pod& pod = info->pod();
   std::string key = PodKeyOf(*info);
   if (!info->node_name().empty()) {
     queue_->Delete(key);
@@ -452,8 +470,21 @@ absl::Status SchedulerImpl::UpdatePod(const api::Pod& pod) {
   const std::string& phase = pod.status().phase();
   if (phase == "Succeeded" || phase == "Failed") return RemovePod(pod);
   KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, Digest(pod));
+  return UpdateDigested(std::move(info));
+}
+
+absl::Status SchedulerImpl::UpdateSharedPod(std::shared_ptr<const api::Pod> pod) {
+  const std::string& phase = pod->status().phase();
+  if (phase == "Succeeded" || phase == "Failed") return RemovePod(*pod);
+  KORCH_ASSIGN_OR_RETURN(std::shared_ptr<const PodInfo> info, Digest(std::move(pod)));
+  return UpdateDigested(std::move(info));
+}
+
+absl::Status SchedulerImpl::UpdateDigested(std::shared_ptr<const PodInfo> info) {
+  const api::Pod& pod = info->pod();
   std::string key = PodKeyOf(*info);
-  if (!info->node_name().empty()) return AddPod(pod);
+  // A bound pod: as an add (the phase was checked).
+  if (!info->node_name().empty()) return AddDigested(std::move(info));
   if (cache_.Contains(key)) return absl::OkStatus();
   if (FrameworkFor(info->scheduler_name()) == nullptr) return absl::OkStatus();
   if (!pod.status().nominated_node_name().empty()) {

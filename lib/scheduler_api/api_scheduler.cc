@@ -501,17 +501,19 @@ class ApiSchedulerImpl final : public ApiScheduler,
                                                                   : pod.spec().scheduler_name());
   }
 
-  void OnPodAdd(const api::Pod& pod) {
-    if (!Tracked(pod)) return;
-    Report("adding pod", Current()->AddPod(pod));
+  // The informer's objects are immutable: the scheduler shares them.
+  void OnPodAdd(std::shared_ptr<const api::Pod> pod) {
+    if (!Tracked(*pod)) return;
+    Report("adding pod", Current()->AddSharedPod(std::move(pod)));
   }
-  void OnPodUpdate(const api::Pod& old_pod, const api::Pod& pod) {
-    const bool was = Tracked(old_pod), is = Tracked(pod);
+  void OnPodUpdate(const api::Pod& old_pod, std::shared_ptr<const api::Pod> pod) {
+    const bool was = Tracked(old_pod), is = Tracked(*pod);
     if (!is) {
       if (was) Report("removing pod", IgnoreNotFound(Current()->RemovePod(old_pod)));
       return;
     }
-    Report("updating pod", was ? Current()->UpdatePod(pod) : Current()->AddPod(pod));
+    Report("updating pod", was ? Current()->UpdateSharedPod(std::move(pod))
+                               : Current()->AddSharedPod(std::move(pod)));
   }
   void OnPodDelete(const api::Pod& pod) {
     Report("removing pod", IgnoreNotFound(Current()->RemovePod(pod)));
@@ -612,10 +614,19 @@ class ApiSchedulerImpl final : public ApiScheduler,
     AddWorkloadHandlers<api::StatefulSet>(factory, "StatefulSet", &Scheduler::UpsertStatefulSet);
     {
       client::ResourceEventHandler h;
-      h.on_add =
-          Call1<api::Pod>(target_, [](ApiSchedulerImpl& s, const api::Pod& p) { s.OnPodAdd(p); });
-      h.on_update = Call2<api::Pod>(target_, [](ApiSchedulerImpl& s, const api::Pod& a,
-                                                const api::Pod& b) { s.OnPodUpdate(a, b); });
+      h.on_add = [target = target_](const client::ObjectPtr& o) {
+        absl::ReaderMutexLock lock(&target->mu);
+        if (target->impl != nullptr) {
+          target->impl->OnPodAdd(std::static_pointer_cast<const api::Pod>(o));
+        }
+      };
+      h.on_update = [target = target_](const client::ObjectPtr& a, const client::ObjectPtr& b) {
+        absl::ReaderMutexLock lock(&target->mu);
+        if (target->impl != nullptr) {
+          target->impl->OnPodUpdate(static_cast<const api::Pod&>(*a),
+                                    std::static_pointer_cast<const api::Pod>(b));
+        }
+      };
       h.on_delete = Call1<api::Pod>(
           target_, [](ApiSchedulerImpl& s, const api::Pod& p) { s.OnPodDelete(p); });
       pods_->AddEventHandler(std::move(h));
@@ -650,8 +661,8 @@ class ApiSchedulerImpl final : public ApiScheduler,
       Report("adding node", s.AddNode(static_cast<const api::Node&>(*o)));
     }
     for (const client::ObjectPtr& o : pods_->indexer().List()) {
-      const auto& pod = static_cast<const api::Pod&>(*o);
-      if (Tracked(pod)) Report("adding pod", s.AddPod(pod));
+      auto pod = std::static_pointer_cast<const api::Pod>(o);
+      if (Tracked(*pod)) Report("adding pod", s.AddSharedPod(std::move(pod)));
     }
     absl::MutexLock lock(&sched_mu_);
     retired_.push_back(std::move(scheduler_));

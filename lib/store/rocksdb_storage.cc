@@ -254,6 +254,7 @@ class RocksDbStorage final : public Storage {
                                                  const WatchOptions& options) override;
   absl::Status Compact(int64_t revision) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
+  bool LocalCurrentRevision() const override { return true; }
   StorageStats Stats() override;
 
  private:

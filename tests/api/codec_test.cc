@@ -92,6 +92,9 @@ TEST(CodecTest, EveryCorpusManifestRoundTripsWithoutLoss) {
       std::string encoded = EncodeJson(msg);
       json out = json::parse(encoded);
       ExpectSubset(inputs[i], out, "");
+      // The value form is what parsing the text gives, to the type of each
+      // number.
+      EXPECT_EQ(EncodeJsonValue(msg).dump(), out.dump());
       // Decoding the encoding gives the same message.
       std::unique_ptr<google::protobuf::Message> again(msg.New());
       ASSERT_TRUE(DecodeJson(encoded, again.get()).ok());
@@ -257,6 +260,33 @@ TEST(CodecTest, SpecialTypes) {
   Lease lease;
   ASSERT_TRUE(DecodeJson(R"({"spec":{"renewTime":"2025-01-02T03:04:05.123456Z"}})", &lease).ok());
   EXPECT_THAT(EncodeJson(lease), HasSubstr(R"("renewTime":"2025-01-02T03:04:05.123456Z")"));
+}
+
+TEST(CodecTest, JsonValueIsTheParsedText) {
+  Pod pod;
+  ASSERT_TRUE(DecodeJson(R"({"apiVersion":"v1","kind":"Pod",
+      "metadata":{"name":"p","labels":{"a\"b":"caf\u00e9\n\u0001"},
+        "creationTimestamp":"2025-01-02T03:04:05Z",
+        "managedFields":[{"manager":"m","operation":"Update","fieldsType":"FieldsV1",
+          "fieldsV1":{"f:metadata":{"f:labels":{}}}}]},
+      "spec":{"priority":-7,"activeDeadlineSeconds":9007199254740993,
+        "enableServiceLinks":false,"terminationGracePeriodSeconds":0,
+        "containers":[{"name":"c","ports":[{"containerPort":80}],
+          "resources":{"requests":{"cpu":"0.5"}},
+          "livenessProbe":{"httpGet":{"port":"http"}}}]}})",
+                         &pod)
+                  .ok());
+  for (bool type_meta : {true, false}) {
+    EncodeOptions o;
+    o.type_meta = type_meta;
+    json parsed = json::parse(EncodeJson(pod, o));
+    json value = EncodeJsonValue(pod, o);
+    EXPECT_EQ(value, parsed);
+    EXPECT_EQ(value.dump(), parsed.dump());
+    EXPECT_EQ(value.contains("kind"), type_meta);
+  }
+  EXPECT_EQ(EncodeJsonValue(pod)["spec"]["priority"], -7);
+  EXPECT_EQ(EncodeJsonValue(Pod()).dump(), json::parse(EncodeJson(Pod())).dump());
 }
 
 TEST(CodecTest, RequiredFieldsAreEmittedEvenWhenZero) {

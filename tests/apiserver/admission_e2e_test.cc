@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "korch/api/core.pb.h"
 #include "korch/api/object.h"
+#include "korch/api/scheduling.pb.h"
 #include "korch/api/scheme.h"
 #include "korch/apiserver/admission.h"
 #include "korch/apiserver/request.h"
@@ -47,8 +48,11 @@ api::Pod PodNamed(absl::string_view ns, absl::string_view name) {
 
 class AdmissionE2eTest : public ::testing::Test {
  protected:
+  virtual store::RocksDbStorageOptions StorageOptions() const { return {}; }
+
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<store::Storage>> storage = store::OpenMemoryStorage();
+    absl::StatusOr<std::unique_ptr<store::Storage>> storage =
+        store::OpenMemoryStorage(StorageOptions());
     ASSERT_TRUE(storage.ok()) << storage.status();
     storage_ = *std::move(storage);
     ApiServerOptions options;
@@ -235,6 +239,89 @@ TEST_F(AdmissionE2eTest, MutatingPluginsShapeStoredPods) {
   absl::StatusOr<std::shared_ptr<const api::Pod>> c = Create(critical);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ((*c)->spec().priority(), 2000000000);
+}
+
+// The store keeps few events for watchers here, so that the API server's
+// in-memory copy of what admission lists (LimitRanges, PriorityClasses,
+// ResourceQuotas) loses its watch and starts again in the middle.
+class AdmissionFreshnessTest : public AdmissionE2eTest {
+ protected:
+  store::RocksDbStorageOptions StorageOptions() const override {
+    store::RocksDbStorageOptions o;
+    o.window_events = 8;
+    o.max_pending_events = 8;
+    return o;
+  }
+
+  absl::StatusOr<std::shared_ptr<const api::Pod>> CreatePod() {
+    return Create(PodNamed("team", absl::StrCat("p-", ++pods_)));
+  }
+
+  int pods_ = 0;
+};
+
+TEST_F(AdmissionFreshnessTest, AdmissionSeesEveryWriteMadeBeforeTheRequest) {
+  api::LimitRange lr;
+  lr.mutable_metadata()->set_namespace_("team");
+  lr.mutable_metadata()->set_name("limits");
+  api::LimitRangeItem* item = lr.mutable_spec()->add_limits();
+  item->set_type("Container");
+  (*item->mutable_default_())["cpu"] = "200m";
+  absl::StatusOr<std::shared_ptr<const api::LimitRange>> stored = Create(lr);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  absl::StatusOr<std::shared_ptr<const api::Pod>> pod = CreatePod();
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_THAT((*pod)->spec().containers(0).resources().limits(),
+              UnorderedElementsAre(Pair("cpu", "200m")));
+
+  // A change is seen by the next create.
+  auto changed = std::make_unique<api::LimitRange>(**stored);
+  (*changed->mutable_spec()->mutable_limits(0)->mutable_default_())["cpu"] = "300m";
+  ASSERT_TRUE(
+      server_->Update(user_, Kind<api::LimitRange>(), "team", "limits", std::move(changed), {})
+          .ok());
+  pod = CreatePod();
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_THAT((*pod)->spec().containers(0).resources().limits(),
+              UnorderedElementsAre(Pair("cpu", "300m")));
+
+  // Many other writes: more than the store keeps for a watcher.
+  for (int i = 0; i < 40; ++i) {
+    api::ConfigMap cm;
+    cm.mutable_metadata()->set_namespace_("team");
+    cm.mutable_metadata()->set_name(absl::StrCat("cm-", i));
+    ASSERT_TRUE(Create(cm).ok());
+  }
+  pod = CreatePod();
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_THAT((*pod)->spec().containers(0).resources().limits(),
+              UnorderedElementsAre(Pair("cpu", "300m")));
+
+  ASSERT_TRUE(Delete(Kind<api::LimitRange>(), "team", "limits").ok());
+  pod = CreatePod();
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_TRUE((*pod)->spec().containers(0).resources().limits().empty());
+
+  // A global default PriorityClass applies from the next pod on, and no
+  // longer once deleted.
+  api::PriorityClass pc;
+  pc.mutable_metadata()->set_name("everyone");
+  pc.set_value(1000);
+  pc.set_global_default(true);
+  ASSERT_TRUE(Create(pc).ok());
+  pod = CreatePod();
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ((*pod)->spec().priority(), 1000);
+  EXPECT_EQ((*pod)->spec().priority_class_name(), "everyone");
+  ASSERT_TRUE(Delete(Kind<api::PriorityClass>(), "", "everyone").ok());
+  pod = CreatePod();
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ((*pod)->spec().priority(), 0);
+
+  // A quota counts from the next create, including what exists.
+  ASSERT_TRUE(AddQuota("q", "count/pods", absl::StrCat(pods_ + 1)).ok());
+  EXPECT_TRUE(CreatePod().ok());
+  EXPECT_EQ(CreatePod().status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 }  // namespace

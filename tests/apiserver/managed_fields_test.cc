@@ -4,12 +4,16 @@
 
 #include "korch/apiserver/managed_fields.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "korch/api/apps.pb.h"
+#include "korch/api/codec.h"
 #include "korch/api/core.pb.h"
 #include "korch/apiserver/patch.h"
 #include "server_test_util.h"
@@ -102,6 +106,89 @@ TEST(FieldSetTest, CompareFindsAddedModifiedRemoved) {
   EXPECT_THAT(c.removed.PathStrings(), UnorderedElementsAre(".spec.containers[name=\"d\"]",
                                                             ".spec.containers[name=\"d\"].image",
                                                             ".spec.containers[name=\"d\"].name"));
+}
+
+// A create records one entry owning what CompareFields finds added to the
+// empty object, whatever the shape (RecordWrite writes creates' fieldsV1
+// directly; this holds it to the general comparison).
+TEST(FieldSetTest, CreateEntryIsTheComparisonWithTheEmptyObject) {
+  const char* objects[] = {
+      // Keyed lists (containers, env, ports, volumes), set lists with a
+      // repeat (finalizers), atomic lists (args), empty maps, quantities.
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d",
+          "labels":{"app":"web","tier":"x\"y"},"annotations":{"note":"caf\u00e9"},
+          "finalizers":["b","a","b"],"uid":"u"},
+        "spec":{"schedulerName":"default-scheduler","containers":[
+          {"name":"pause","image":"pause:3","args":["-v","-v"],
+           "ports":[{"containerPort":80},{"containerPort":443,"protocol":"TCP"}],
+           "env":[{"name":"B","value":"2"},{"name":"A","value":"1"}],
+           "resources":{"requests":{"cpu":"100m","memory":"500Mi"},"limits":{"cpu":"1"}}},
+          {"name":"side","image":"busybox","resources":{}}],
+         "volumes":[{"name":"v","emptyDir":{}}],
+         "tolerations":[{"key":"k","operator":"Exists"}],
+         "nodeSelector":{},"terminationGracePeriodSeconds":0},
+        "status":{"phase":"Pending"}})",
+      // Keyed items without a unique key go by index (past 9: string order).
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"containers":[
+          {"image":"0"},{"image":"1"},{"image":"2"},{"image":"3"},{"image":"4"},{"image":"5"},
+          {"image":"6"},{"image":"7"},{"image":"8"},{"image":"9"},{"image":"10"}]}})",
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+        "spec":{"replicas":2,"selector":{"matchLabels":{"app":"web"}},
+          "template":{"metadata":{"labels":{"app":"web"}},
+            "spec":{"containers":[{"name":"nginx","image":"nginx:1.25"}]}}}})",
+      R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},
+        "spec":{"selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080},
+          {"port":443,"targetPort":"https"}]}})",
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"k":"v","e":""}})",
+      // Nothing but system metadata: no entry.
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"d"}})",
+  };
+  std::vector<std::unique_ptr<google::protobuf::Message>> all;
+  for (const char* text : objects) {
+    absl::StatusOr<std::unique_ptr<google::protobuf::Message>> object =
+        api::DecodeObject(Json::parse(text), api::Scheme::Builtin());
+    ASSERT_TRUE(object.ok()) << object.status() << text;
+    all.push_back(*std::move(object));
+  }
+  // And every object of the codec's corpus of real manifests.
+  for (const auto& file :
+       std::filesystem::directory_iterator(std::string(KORCH_TEST_DATA_DIR) + "/valid")) {
+    std::ifstream in(file.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<std::vector<std::unique_ptr<google::protobuf::Message>>> objects =
+        api::DecodeManifest(text.str(), api::Scheme::Builtin());
+    ASSERT_TRUE(objects.ok()) << file.path() << ": " << objects.status();
+    for (auto& o : *objects) all.push_back(std::move(o));
+  }
+  ASSERT_GE(all.size(), 30u);
+  for (std::unique_ptr<google::protobuf::Message>& object : all) {
+    SCOPED_TRACE(api::EncodeJson(*object));
+    api::MutableObjectMetaOf(*object)->clear_managed_fields();
+    Json want_fields = CompareFields(Json::object(), api::EncodeJsonValue(*object),
+                                     KubernetesStrategicSchema(), FieldScope::kMainResource)
+                           .added.ToFieldsV1();
+
+    FieldManagerRequest request;
+    request.manager = "creator";
+    request.api_version = "v1";
+    request.now = absl::FromUnixSeconds(1700000000);
+    ASSERT_TRUE(RecordWrite(nullptr, *object, request, KubernetesStrategicSchema()).ok());
+    const api::ObjectMeta& meta = *api::ObjectMetaOf(*object);
+    if (want_fields.empty()) {
+      EXPECT_THAT(meta.managed_fields(), IsEmpty());
+      continue;
+    }
+    ASSERT_EQ(meta.managed_fields_size(), 1);
+    const api::ManagedFieldsEntry& e = meta.managed_fields(0);
+    EXPECT_EQ(e.manager(), "creator");
+    EXPECT_EQ(e.operation(), "Update");
+    EXPECT_EQ(e.api_version(), "v1");
+    EXPECT_EQ(e.time().seconds(), 1700000000);
+    EXPECT_EQ(e.fields_type(), "FieldsV1");
+    // The same text Kubernetes' order gives, not only the same set.
+    EXPECT_EQ(e.fields_v1().raw(), want_fields.dump());
+  }
 }
 
 TEST(FieldManagerTest, UserAgentsAndValidation) {

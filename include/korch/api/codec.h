@@ -77,6 +77,31 @@ KORCH_EXPORT void AppendJson(const google::protobuf::Message& message, const Enc
 KORCH_EXPORT nlohmann::json EncodeJsonValue(const google::protobuf::Message& message,
                                             const EncodeOptions& options = {});
 
+// The encoding as a stream of events, in the order EncodeJson writes it, for
+// callers that need its structure but neither text nor a json value. Keys
+// and strings arrive unescaped; numbers as their JSON text.
+class KORCH_EXPORT JsonVisitor {
+ public:
+  virtual ~JsonVisitor() = default;
+  virtual void BeginObject() = 0;
+  virtual void EndObject() = 0;
+  virtual void BeginArray() = 0;
+  virtual void EndArray() = 0;
+  // The key of the next value in the current object.
+  virtual void Key(absl::string_view key) = 0;
+  virtual void String(absl::string_view value) = 0;
+  // An integer, in decimal.
+  virtual void Integer(absl::string_view text) = 0;
+  virtual void Bool(bool value) = 0;
+  virtual void Null() = 0;
+  // A floating-point number: the shortest text that reads back the same.
+  virtual void Double(absl::string_view text) = 0;
+  // Embedded JSON (a RawExtension), as text.
+  virtual void Raw(absl::string_view json) = 0;
+};
+KORCH_EXPORT void VisitJson(const google::protobuf::Message& message, const EncodeOptions& options,
+                            JsonVisitor* visitor);
+
 // ---- Parsing text -----------------------------------------------------------
 
 // Parses JSON text. With `reject_duplicates`, a key given twice in one

@@ -148,6 +148,12 @@ class KORCH_EXPORT Scheduler {
   virtual absl::Status AddPod(const api::Pod& pod) = 0;
   virtual absl::Status UpdatePod(const api::Pod& pod) = 0;
   virtual absl::Status RemovePod(const api::Pod& pod) = 0;
+  // AddPod() and UpdatePod() of a pod that nobody changes afterwards (an
+  // informer's cached object): the scheduler keeps `pod` instead of a copy.
+  virtual absl::Status AddSharedPod(std::shared_ptr<const api::Pod> pod) { return AddPod(*pod); }
+  virtual absl::Status UpdateSharedPod(std::shared_ptr<const api::Pod> pod) {
+    return UpdatePod(*pod);
+  }
   // Namespace labels, for namespaceSelector in pod affinity terms.
   virtual absl::Status UpsertNamespace(const api::Namespace& ns) = 0;
   virtual absl::Status RemoveNamespace(absl::string_view name) = 0;
