@@ -128,17 +128,16 @@ void BM_SchedulingBasic(benchmark::State& state) {
     state.PauseTiming();
     std::unique_ptr<Scheduler> s = NewBenchScheduler(shape);
     std::vector<api::Pod> pods = BenchPods("sched", measured);
-    // Direct mode shares the pods (Schedule(shared_ptr)), as a host that
-    // keeps its pods in shared_ptrs would, rather than copying each one.
+    // The scheduler shares the pods (Schedule(shared_ptr), AddSharedPod),
+    // as a host that keeps its pods in shared_ptrs would (the API adapter's
+    // informer does), rather than copying each one.
     std::vector<std::shared_ptr<const api::Pod>> shared;
-    if (!queued) {
-      shared.reserve(pods.size());
-      for (api::Pod& p : pods) shared.push_back(std::make_shared<const api::Pod>(std::move(p)));
-    }
+    shared.reserve(pods.size());
+    for (api::Pod& p : pods) shared.push_back(std::make_shared<const api::Pod>(std::move(p)));
     state.ResumeTiming();
     if (queued) {
-      for (const api::Pod& p : pods) {
-        if (!s->AddPod(p).ok()) abort();
+      for (const auto& p : shared) {
+        if (!s->AddSharedPod(p).ok()) abort();
       }
       s->RunUntilIdle();
     } else {
