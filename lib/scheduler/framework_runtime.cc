@@ -256,6 +256,13 @@ void Framework::ParallelFor(int n, const std::function<void(int)>& fn) {
   pool_->ParallelFor(n, fn);
 }
 
+int64_t Framework::MinParallelCalls() const {
+  const int64_t calls = min_parallel_calls.load(std::memory_order_relaxed);
+  // Sleeping workers are woken with a system call each and join late: a
+  // loop must be much longer to gain from them than from spinning ones.
+  return loop_ != nullptr && loop_->workers_sleep() ? calls * 8 : calls;
+}
+
 template <typename Fn>
 void Framework::ForChunks(int parallel_n, int n, int chunk, Fn&& fn, ParallelLoop::Order order) {
   if (n <= 0) return;
@@ -582,7 +589,7 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   } else {
     const bool parallel =
         static_cast<int64_t>(std::min(n, to_find)) * static_cast<int64_t>(active_filters_.size()) >=
-        min_parallel_calls.load(std::memory_order_relaxed);
+        MinParallelCalls();
     // Each chunk counts what it finds locally and publishes the count once:
     // an atomic add per feasible node would bounce the counter's cache line
     // between the threads for every node. Other chunks' finds are looked at
@@ -674,8 +681,7 @@ AlgorithmResult Framework::RunAlgorithm(CycleState& state, const PodInfo& pod,
   if (totals_.size() < static_cast<size_t>(f)) totals_.resize(f);
   std::fill(totals_.begin(), totals_.begin() + f, 0);
   if (num_scores > 0) {
-    const bool parallel =
-        static_cast<int64_t>(f) * num_scores >= min_parallel_calls.load(std::memory_order_relaxed);
+    const bool parallel = static_cast<int64_t>(f) * num_scores >= MinParallelCalls();
     ForChunks(
         parallel ? f : 0, f, 64,
         [&](int begin, int end) {

@@ -160,6 +160,8 @@ class Framework final : public Handle {
   // Runs fn(begin, end) over [0, n) in chunks on the workers and the
   // calling thread; inline when `parallel_n` is not more than one chunk or
   // there are no workers.
+  // Filter or Score calls from which a cycle's loop goes to the workers.
+  int64_t MinParallelCalls() const;
   template <typename Fn>
   void ForChunks(int parallel_n, int n, int chunk, Fn&& fn,
                  ParallelLoop::Order order = ParallelLoop::Order::kInOrder);

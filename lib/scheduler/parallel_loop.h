@@ -35,6 +35,8 @@ class ParallelLoop {
   ParallelLoop& operator=(const ParallelLoop&) = delete;
 
   int workers() const { return static_cast<int>(threads_.size()); }
+  // Whether idle workers sleep at once (zero spin).
+  bool workers_sleep() const { return spin_ <= absl::ZeroDuration(); }
 
   // Calls fn(begin, end) for consecutive chunks of [0, n) of `chunk`
   // indices (the last one shorter), on the calling thread and any workers
