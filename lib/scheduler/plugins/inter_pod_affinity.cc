@@ -10,6 +10,7 @@
 // building the maps copies no strings and Filter/Score allocate nothing.
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -188,6 +189,36 @@ struct PreScoreState final : StateData {
   }
 };
 
+// The identity under which what nodes contribute for `pod` is cached: its
+// namespace, labels and namespace labels (what existing pods' terms select)
+// and `terms` of its own (what they select among existing pods), with
+// `tag` telling the caches apart. nullopt when one of those terms selects
+// namespaces by label: namespace labels may change without a node changing.
+std::optional<std::string> CacheKey(const PodInfo& pod, const LabelMap& ns_labels, char tag,
+                                    std::initializer_list<const std::vector<AffinityTerm>*> terms) {
+  std::string key = pod.pod().metadata().namespace_();
+  auto append_map = [&key](const LabelMap& m) {
+    std::vector<std::pair<absl::string_view, absl::string_view>> sorted(m.begin(), m.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [k, v] : sorted) absl::StrAppend(&key, "\x1f", k, "=", v);
+    key.push_back('\x1e');
+  };
+  append_map(pod.pod().metadata().labels());
+  append_map(ns_labels);
+  key.push_back(tag);
+  for (const std::vector<AffinityTerm>* list : terms) {
+    for (const AffinityTerm& t : *list) {
+      if (t.namespace_selector.has_value()) return std::nullopt;
+      std::vector<absl::string_view> namespaces(t.namespaces.begin(), t.namespaces.end());
+      std::sort(namespaces.begin(), namespaces.end());
+      absl::StrAppend(&key, t.selector.ToString(), "\x1f", absl::StrJoin(namespaces, ","), "\x1f",
+                      t.topology_key, "\x1f", t.weight, "\x1e");
+    }
+    key.push_back('\x1d');
+  }
+  return key;
+}
+
 struct Args {
   int32_t hard_pod_affinity_weight = 1;
   bool ignore_preferred_terms_of_existing_pods = false;
@@ -272,7 +303,8 @@ class InterPodAffinity final : public PreFilterPlugin,
     // label (namespace labels may change without a node changing).
     PerNodeCache<NodeCounts> uncached;
     PerNodeCache<NodeCounts>* counts = &uncached;
-    if (std::optional<std::string> key = CacheKey(pod, ns_labels)) {
+    if (std::optional<std::string> key = CacheKey(
+            pod, ns_labels, 'f', {&pod.required_affinity(), &pod.required_anti_affinity()})) {
       counts = &node_counts_.Get(*key, [] { return PerNodeCache<NodeCounts>(); });
     }
     counts->Refresh(nodes, handle_, compute);
@@ -373,7 +405,9 @@ class InterPodAffinity final : public PreFilterPlugin,
     // is cached across cycles and only changed nodes are scanned again.
     PerNodeCache<NodeScoreParts> uncached;
     PerNodeCache<NodeScoreParts>* parts = &uncached;
-    if (std::optional<std::string> key = ScoreCacheKey(pod, *ns_labels, has_preferred)) {
+    if (std::optional<std::string> key =
+            CacheKey(pod, *ns_labels, has_preferred ? 's' : 'S',
+                     {&pod.preferred_affinity(), &pod.preferred_anti_affinity()})) {
       parts = &score_parts_.Get(*key, [] { return PerNodeCache<NodeScoreParts>(); });
     }
     parts->Refresh(all, handle_, compute);
@@ -434,31 +468,6 @@ class InterPodAffinity final : public PreFilterPlugin,
   }
 
  private:
-  // The cache identity of what nodes contribute for `pod`, or nullopt when
-  // it must not be cached (a term with a namespace selector).
-  static std::optional<std::string> CacheKey(const PodInfo& pod, const LabelMap& ns_labels) {
-    std::string key = pod.pod().metadata().namespace_();
-    auto append_map = [&key](const LabelMap& m) {
-      std::vector<std::pair<absl::string_view, absl::string_view>> sorted(m.begin(), m.end());
-      std::sort(sorted.begin(), sorted.end());
-      for (const auto& [k, v] : sorted) absl::StrAppend(&key, "\x1f", k, "=", v);
-      key.push_back('\x1e');
-    };
-    append_map(pod.pod().metadata().labels());
-    append_map(ns_labels);
-    for (const auto* terms : {&pod.required_affinity(), &pod.required_anti_affinity()}) {
-      for (const AffinityTerm& t : *terms) {
-        if (t.namespace_selector.has_value()) return std::nullopt;
-        std::vector<absl::string_view> namespaces(t.namespaces.begin(), t.namespaces.end());
-        std::sort(namespaces.begin(), namespaces.end());
-        absl::StrAppend(&key, t.selector.ToString(), "\x1f", absl::StrJoin(namespaces, ","),
-                        "\x1e");
-      }
-      key.push_back('\x1d');
-    }
-    return key;
-  }
-
   TopologyDomains& Domains(const std::string& key, const std::vector<const NodeInfo*>& nodes) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     TopologyDomains& d = domains_.Get(key, [&] { return TopologyDomains(key); });
@@ -553,36 +562,6 @@ class InterPodAffinity final : public PreFilterPlugin,
     for (const AffinityTerm& t : existing.preferred_anti_affinity()) {
       if (TermMatchesWithLabels(t, pod.pod(), ns_labels)) out.Add(t.topology_key, -t.weight);
     }
-  }
-
-  // The cache identity of what nodes add to `pod`'s scores: its namespace,
-  // labels and namespace labels (what existing pods' terms select) and its
-  // preferred terms (what they select among existing pods). nullopt when a
-  // preferred term selects namespaces by label: those labels may change
-  // without any node changing.
-  static std::optional<std::string> ScoreCacheKey(const PodInfo& pod, const LabelMap& ns_labels,
-                                                  bool has_preferred) {
-    std::string key = pod.pod().metadata().namespace_();
-    auto append_map = [&key](const LabelMap& m) {
-      std::vector<std::pair<absl::string_view, absl::string_view>> sorted(m.begin(), m.end());
-      std::sort(sorted.begin(), sorted.end());
-      for (const auto& [k, v] : sorted) absl::StrAppend(&key, "\x1f", k, "=", v);
-      key.push_back('\x1e');
-    };
-    append_map(pod.pod().metadata().labels());
-    append_map(ns_labels);
-    key.push_back(has_preferred ? 'p' : '-');
-    for (const auto* terms : {&pod.preferred_affinity(), &pod.preferred_anti_affinity()}) {
-      for (const AffinityTerm& t : *terms) {
-        if (t.namespace_selector.has_value()) return std::nullopt;
-        std::vector<absl::string_view> namespaces(t.namespaces.begin(), t.namespaces.end());
-        std::sort(namespaces.begin(), namespaces.end());
-        absl::StrAppend(&key, t.selector.ToString(), "\x1f", absl::StrJoin(namespaces, ","), "\x1f",
-                        t.topology_key, "\x1f", t.weight, "\x1e");
-      }
-      key.push_back('\x1d');
-    }
-    return key;
   }
 
   const Args args_;
