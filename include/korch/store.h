@@ -255,6 +255,12 @@ struct RocksDbStorageOptions {
   int64_t window_events = 10000;
   // Per-watcher limit on undelivered events (WatchOptions may lower it).
   int64_t max_pending_events = 10000;
+  // Write-ahead log kept on disk, at most about this much: beyond it the
+  // column families still holding the oldest log are flushed so that it can
+  // be deleted. A restart replays the whole log, so this bounds restart time
+  // (without it, the small metadata column family, which rarely fills its
+  // memtable, kept gigabytes of log alive).
+  uint64_t max_wal_bytes = 128 << 20;
   // Time source for retention and progress notifications.
   std::shared_ptr<Clock> clock;  // null: the real clock
 };

@@ -415,6 +415,7 @@ absl::Status RocksDbStorage::Init(rocksdb::Env* env) {
   dbo.env = env;
   dbo.max_background_jobs = 2;
   dbo.enable_pipelined_write = true;
+  dbo.max_total_wal_size = options_.max_wal_bytes;
   rocksdb::ColumnFamilyOptions cfo;
   // Creates look up keys that mostly do not exist: bloom filters answer
   // those without reading data blocks.
