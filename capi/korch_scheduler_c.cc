@@ -455,14 +455,24 @@ int korch_scheduler_remove_pod(korch_scheduler_t* s, const char* pod_json) {
   return ApplyObject<korch::api::Pod>(s, pod_json, "pod", &sched::Scheduler::RemovePod);
 }
 
-int korch_scheduler_schedule(char** result, korch_scheduler_t* s, const char* pod_json) {
+namespace {
+
+// korch_scheduler_schedule and korch_scheduler_evaluate: one pod decoded,
+// one decision encoded.
+int DecideOne(char** result, korch_scheduler_t* s, const char* pod_json, bool evaluate_only) {
   return Guard([&] {
     KORCH_REQUIRE(result);
     KORCH_REQUIRE(s);
     std::string out;
     int rc = WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
       KORCH_ASSIGN_OR_RETURN(auto pod, Decode<korch::api::Pod>(pod_json, "pod"));
-      KORCH_ASSIGN_OR_RETURN(sched::ScheduleResult r, s->scheduler->Schedule(pod));
+      // Scheduling shares the decoded pod with the scheduler's cache
+      // instead of copying it.
+      KORCH_ASSIGN_OR_RETURN(
+          sched::ScheduleResult r,
+          evaluate_only
+              ? s->scheduler->Evaluate(pod)
+              : s->scheduler->Schedule(std::make_shared<const korch::api::Pod>(std::move(pod))));
       out = ResultJson(r);
       return out;
     });
@@ -471,20 +481,14 @@ int korch_scheduler_schedule(char** result, korch_scheduler_t* s, const char* po
   });
 }
 
+}  // namespace
+
+int korch_scheduler_schedule(char** result, korch_scheduler_t* s, const char* pod_json) {
+  return DecideOne(result, s, pod_json, /*evaluate_only=*/false);
+}
+
 int korch_scheduler_evaluate(char** result, korch_scheduler_t* s, const char* pod_json) {
-  return Guard([&] {
-    KORCH_REQUIRE(result);
-    KORCH_REQUIRE(s);
-    std::string out;
-    int rc = WithScheduler(s, [&]() -> absl::StatusOr<std::string> {
-      KORCH_ASSIGN_OR_RETURN(auto pod, Decode<korch::api::Pod>(pod_json, "pod"));
-      KORCH_ASSIGN_OR_RETURN(sched::ScheduleResult r, s->scheduler->Evaluate(pod));
-      out = ResultJson(r);
-      return out;
-    });
-    if (rc != KORCH_OK) return rc;
-    return SetOut(result, out);
-  });
+  return DecideOne(result, s, pod_json, /*evaluate_only=*/true);
 }
 
 int korch_scheduler_schedule_batch(char** results, korch_scheduler_t* s, const char* pods_json) {
