@@ -55,26 +55,16 @@ struct PreScoreState final : StateData {
   }
 };
 
-// Shared rejections (node_plugin_util.h).
-const PluginStatus& TooManyPods() {
-  static const PluginStatus& kStatus =
-      *new PluginStatus(PluginStatus::Unschedulable("Too many pods"));
-  return kStatus;
-}
-const PluginStatus& InsufficientCpu() {
-  static const PluginStatus& kStatus =
-      *new PluginStatus(PluginStatus::Unschedulable("Insufficient cpu"));
-  return kStatus;
-}
-const PluginStatus& InsufficientMemory() {
-  static const PluginStatus& kStatus =
-      *new PluginStatus(PluginStatus::Unschedulable("Insufficient memory"));
-  return kStatus;
-}
-const PluginStatus& InsufficientEphemeralStorage() {
-  static const PluginStatus& kStatus =
-      *new PluginStatus(PluginStatus::Unschedulable("Insufficient ephemeral-storage"));
-  return kStatus;
+// Shared rejections (node_plugin_util.h), one per fixed reason.
+enum Shortage { kTooManyPods, kCpu, kMemory, kEphemeralStorage };
+const PluginStatus& Rejected(Shortage shortage) {
+  static const PluginStatus* const kStatuses = new PluginStatus[4]{
+      PluginStatus::Unschedulable("Too many pods"),
+      PluginStatus::Unschedulable("Insufficient cpu"),
+      PluginStatus::Unschedulable("Insufficient memory"),
+      PluginStatus::Unschedulable("Insufficient ephemeral-storage"),
+  };
+  return kStatuses[shortage];
 }
 
 int64_t LeastRequestedScore(int64_t requested, int64_t capacity) {
@@ -150,16 +140,16 @@ class NodeResourcesFit final : public PreFilterPlugin,
     const Resource& alloc = node.allocatable();
     const Resource& used = node.requested();
     if (static_cast<int64_t>(node.pods().size()) + 1 > alloc.allowed_pod_number) {
-      fail(TooManyPods());
+      fail(Rejected(kTooManyPods));
     }
     const Resource& want = pod.requests();
     if (want.milli_cpu > 0 && want.milli_cpu > alloc.milli_cpu - used.milli_cpu) {
-      fail(InsufficientCpu());
+      fail(Rejected(kCpu));
     }
-    if (want.memory > 0 && want.memory > alloc.memory - used.memory) fail(InsufficientMemory());
+    if (want.memory > 0 && want.memory > alloc.memory - used.memory) fail(Rejected(kMemory));
     if (want.ephemeral_storage > 0 &&
         want.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage) {
-      fail(InsufficientEphemeralStorage());
+      fail(Rejected(kEphemeralStorage));
     }
     if (const auto* s = state.Read<PreFilterState>(prefilter_key_); s != nullptr) {
       for (const auto& [name, amount] : s->scalars) {
