@@ -205,6 +205,44 @@ TEST_F(AffinityScenarioTest, PreferredAffinityFollowsTheTargetAcrossCycles) {
   EXPECT_EQ(Place(follower()), "n3");
 }
 
+// A pod with no terms of its own is drawn by an existing pod's preferred
+// affinity for it (Kubernetes scores both directions). With the attracting
+// pod on one node of eight, only the nodes holding pods with affinity are
+// looked at; the placement must follow that pod as it moves.
+TEST_F(AffinityScenarioTest, ExistingPodsPreferredTermsDrawPodsWithoutTerms) {
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(scheduler_
+                    ->AddNode(MakeNode("n" + std::to_string(i))
+                                  .Label(kHost, "n" + std::to_string(i))
+                                  .Label(kZone, i < 4 ? "a" : "b"))
+                    .ok());
+  }
+  auto magnet = [](const std::string& name, const std::string& node) {
+    MakePod p("default", name);
+    p.Node(node);
+    api::WeightedPodAffinityTerm* w =
+        p->mutable_spec()
+            ->mutable_affinity()
+            ->mutable_pod_affinity()
+            ->add_preferred_during_scheduling_ignored_during_execution();
+    w->set_weight(50);
+    *w->mutable_pod_affinity_term() = Term("app", "web", kHost);
+    return p;
+  };
+  int next = 0;
+  auto web = [&] {
+    MakePod p("default", "web-" + std::to_string(next++));
+    p.Label("app", "web");
+    return p;
+  };
+  for (const char* node : {"n5", "n2", "n7"}) {
+    MakePod m = magnet(std::string("magnet-") + node, node);
+    ASSERT_TRUE(scheduler_->AddPod(m).ok());
+    for (int k = 0; k < 2; ++k) EXPECT_EQ(Place(web()), node);
+    ASSERT_TRUE(scheduler_->RemovePod(m).ok());
+  }
+}
+
 TEST_F(AffinityScenarioTest, DefaultSpreadingOfAServicesPods) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(

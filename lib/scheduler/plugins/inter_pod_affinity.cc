@@ -390,6 +390,11 @@ class InterPodAffinity final : public PreFilterPlugin,
     const LabelMap* ns_labels = snapshot.NamespaceLabels(pod.pod().metadata().namespace_());
     if (ns_labels == nullptr) ns_labels = &EmptyLabels();
     const auto& all = snapshot.List();
+    // Looking at every node costs a few nanoseconds each: when only a few
+    // nodes hold pods with affinity (and the pod has no preferred terms of
+    // its own), only those are looked at.
+    const bool every_node = &candidates == &all || candidates.size() * 4 >= all.size();
+    const auto& list = every_node ? all : candidates;
     auto compute = [&](const NodeInfo& node, NodeScoreParts& out) {
       out.by_key.clear();
       if (node.labels().empty()) return;
@@ -402,30 +407,35 @@ class InterPodAffinity final : public PreFilterPlugin,
     score_parts_.BeginCycle();
     // Like PreFilter's counts: what each node adds depends only on its pods
     // and on the incoming pod's namespace, labels and preferred terms, so it
-    // is cached across cycles and only changed nodes are scanned again.
+    // is cached across cycles and only changed nodes are scanned again. The
+    // cache is by position in `list`: each kind of list has its own.
     PerNodeCache<NodeScoreParts> uncached;
     PerNodeCache<NodeScoreParts>* parts = &uncached;
     if (std::optional<std::string> key =
-            CacheKey(pod, *ns_labels, has_preferred ? 's' : 'S',
+            CacheKey(pod, *ns_labels, has_preferred ? 's' : (every_node ? 'S' : 'W'),
                      {&pod.preferred_affinity(), &pod.preferred_anti_affinity()})) {
       parts = &score_parts_.Get(*key, [] { return PerNodeCache<NodeScoreParts>(); });
     }
-    parts->Refresh(all, handle_, compute);
+    parts->Refresh(list, handle_, compute);
     auto s = std::make_unique<PreScoreState>();
+    // The domain tables of s->scores, by the same index: refreshed over
+    // every node (domains by position), or interning the few nodes' values.
+    std::vector<TopologyDomains*> tables;
     bool any = false;
-    for (size_t i = 0; i < all.size(); ++i) {
+    for (size_t i = 0; i < list.size(); ++i) {
       for (const auto& [key, amount] : parts->Get(i).by_key) {
-        DomainCounts* d = nullptr;
-        for (auto& [k, counts] : s->scores) {
-          if (k == key) d = &counts;
+        size_t k = 0;
+        while (k < s->scores.size() && s->scores[k].first != key) ++k;
+        if (k == s->scores.size()) {
+          TopologyDomains& t = every_node ? Domains(key, all)
+                                          : domains_.Get(key, [&] { return TopologyDomains(key); });
+          s->scores.emplace_back(key, DomainCounts{&t, {}});
+          tables.push_back(&t);
         }
-        if (d == nullptr) {
-          s->scores.emplace_back(key, DomainCounts{&Domains(key, all), {}});
-          d = &s->scores.back().second;
-        }
-        const int32_t domain = d->domains->Domain(i);
+        const int32_t domain =
+            every_node ? tables[k]->Domain(i) : tables[k]->Intern(list[i]->labels());
         if (domain == TopologyDomains::kNoDomain) continue;
-        d->Add(domain, amount);
+        s->scores[k].second.Add(domain, amount);
         any = true;
       }
     }
